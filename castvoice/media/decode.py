@@ -1,0 +1,77 @@
+"""Decode a movie's audio track once into the two files later stages read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from castvoice.atomic import atomic_path
+from castvoice.console import progress
+from castvoice.errors import InputError
+from castvoice.media.probe import open_container
+
+ANALYSIS_RATE = 16_000
+
+
+def iter_mono_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield (mono float32 samples, sample rate) blocks of the first audio track, in order."""
+    import av
+
+    with open_container(path) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        # Planar float at the stream's own rate: a format conversion only, no resampling.
+        resampler = av.AudioResampler(format="fltp", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                for converted in resampler.resample(frame):
+                    yield converted.to_ndarray().mean(axis=0, dtype=np.float32), rate
+            for converted in resampler.resample(None):
+                yield converted.to_ndarray().mean(axis=0, dtype=np.float32), rate
+        except av.error.FFmpegError as error:
+            raise InputError(f"audio could not be decoded: {error}", path) from None
+
+
+def decode_audio(path: Path, source_out: Path, analysis_out: Path, duration_hint: float = 0.0) -> tuple[int, float]:
+    """Write the audio as mono FLAC at its own rate and as 16 kHz float WAV; return (rate, seconds)."""
+    import soundfile as sf
+    import soxr
+
+    samples = 0
+    rate = None
+    with (
+        atomic_path(source_out) as source_tmp,
+        atomic_path(analysis_out) as analysis_tmp,
+        progress() as bar,
+    ):
+        task = bar.add_task("decoding audio", total=max(1, round(duration_hint)))
+        source = analysis = resampler = None
+        try:
+            for block, rate in iter_mono_blocks(path):
+                if source is None:
+                    source = sf.SoundFile(source_tmp, "w", rate, 1, "PCM_24", format="FLAC")
+                    analysis = sf.SoundFile(analysis_tmp, "w", ANALYSIS_RATE, 1, "FLOAT", format="WAV")
+                    resampler = soxr.ResampleStream(rate, ANALYSIS_RATE, 1, dtype="float32")
+                source.write(np.clip(block, -1.0, 1.0))
+                analysis.write(resampler.resample_chunk(block))
+                samples += len(block)
+                bar.update(task, completed=samples / rate)
+            if source is None:
+                raise InputError("the audio track holds no samples", path)
+            analysis.write(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        finally:
+            for handle in (source, analysis):
+                if handle is not None:
+                    handle.close()
+    return rate, samples / rate
+
+
+def read_analysis(path: Path, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Read a span (seconds) of the 16 kHz analysis audio."""
+    import soundfile as sf
+
+    stop = None if end is None else round(end * ANALYSIS_RATE)
+    data, _ = sf.read(path, start=round(start * ANALYSIS_RATE), stop=stop, dtype="float32")
+    return data

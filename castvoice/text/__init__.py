@@ -1,0 +1,1 @@
+"""Text sources: subtitles, screenplays, and attributing subtitle lines to characters."""

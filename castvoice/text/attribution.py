@@ -1,0 +1,133 @@
+"""Name subtitle lines by aligning them with a screenplay's dialogue.
+
+Each subtitle cue is scored against every dialogue block by how much of the cue's wording the block
+contains (IDF-weighted words and word pairs, so paraphrase earns partial credit and short cues can
+match part of a long speech). A hidden Markov model over screenplay positions then reads the cues in
+film order: staying on a block or moving to the next one is free, skipping a few blocks (lines cut
+from the film) costs a little, and any other jump (reordered scenes) costs more; a "no match" state
+absorbs lines the screenplay lacks. Forward-backward gives each cue a posterior over characters,
+whose maximum is the name and its confidence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from castvoice.text.normalize import words
+from castvoice.text.types import Cue, DialogueBlock
+
+CANDIDATES = 12  # blocks considered per cue
+NO_MATCH_SCORE = 0.3  # a cue must match a block better than this to be worth naming
+SHARPNESS = 12.0  # converts scores to log-potentials; higher trusts the best path more
+MIN_CONFIDENCE = 0.6
+
+
+@dataclass
+class Attribution:
+    character: str | None
+    confidence: float
+    block: int | None  # index of the matched dialogue block
+
+
+def _features(text: str) -> list[str]:
+    tokens = words(text)
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def _containment(cues: list[Cue], blocks: list[DialogueBlock]) -> sparse.csr_matrix:
+    """score[i, j]: IDF-weighted share of cue i's words and word pairs found in block j."""
+    cue_feats = [_features(c.text) for c in cues]
+    block_feats = [set(_features(b.text)) for b in blocks]
+    vocab: dict[str, int] = {}
+    for feats in block_feats:
+        for f in feats:
+            vocab.setdefault(f, len(vocab))
+    doc_freq = Counter(f for feats in block_feats for f in feats)
+    idf = {f: np.log((1 + len(blocks)) / (1 + n)) + 1.0 for f, n in doc_freq.items()}
+    unseen_idf = np.log(1 + len(blocks)) + 1.0
+
+    rows, cols, vals, totals = [], [], [], []
+    for i, feats in enumerate(cue_feats):
+        weights = Counter()
+        for f in feats:
+            weights[f] = idf.get(f, unseen_idf)
+        totals.append(sum(weights.values()) or 1.0)
+        for f, w in weights.items():
+            if f in vocab:
+                rows.append(i)
+                cols.append(vocab[f])
+                vals.append(w)
+    cue_matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(cues), len(vocab)))
+    b_rows = [j for j, feats in enumerate(block_feats) for _ in feats]
+    b_cols = [vocab[f] for feats in block_feats for f in feats]
+    block_matrix = sparse.csr_matrix(
+        (np.ones(len(b_cols)), (b_rows, b_cols)), shape=(len(blocks), len(vocab))
+    )
+    return sparse.diags(1.0 / np.asarray(totals)) @ (cue_matrix @ block_matrix.T).tocsr()
+
+
+def _transition(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """Score of moving from block prev[a] to block nxt[b]; index -1 is the no-match state."""
+    delta = nxt[None, :] - prev[:, None]
+    score = np.where((delta == 0) | (delta == 1), 0.0, -0.6)
+    skip = (delta >= 2) & (delta <= 5)
+    score = np.where(skip, -0.05 * (delta - 1), score)
+    score = np.where(prev[:, None] < 0, -0.1, score)  # leaving no-match: position unknown
+    score = np.where(nxt[None, :] < 0, 0.0, score)
+    return score
+
+
+def attribute(cues: list[Cue], blocks: list[DialogueBlock]) -> list[Attribution]:
+    """Give each cue the screenplay character whose dialogue it matches, with a confidence."""
+    if not cues:
+        return []
+    if not blocks:
+        return [Attribution(None, 0.0, None) for _ in cues]
+    scores = _containment(cues, blocks)
+
+    states, emissions = [], []
+    for i in range(len(cues)):
+        row = scores.getrow(i)
+        order = np.argsort(-row.data)[:CANDIDATES]
+        cand = row.indices[order]
+        states.append(np.append(cand, -1))
+        emissions.append(np.append(row.data[order], NO_MATCH_SCORE))
+
+    log_alpha = [SHARPNESS * emissions[0]]
+    for i in range(1, len(cues)):
+        trans = SHARPNESS * _transition(states[i - 1], states[i])
+        log_alpha.append(_logsumexp(log_alpha[-1][:, None] + trans, axis=0) + SHARPNESS * emissions[i])
+    log_beta = [np.zeros(len(states[-1]))]
+    for i in range(len(cues) - 1, 0, -1):
+        trans = SHARPNESS * _transition(states[i - 1], states[i])
+        nxt = log_beta[0] + SHARPNESS * emissions[i]
+        log_beta.insert(0, _logsumexp(trans + nxt[None, :], axis=1))
+
+    results = []
+    for i in range(len(cues)):
+        post = log_alpha[i] + log_beta[i]
+        post = np.exp(post - post.max())
+        post /= post.sum()
+        by_name: dict[str | None, float] = {}
+        best_block: dict[str | None, tuple[float, int | None]] = {}
+        for state, p in zip(states[i], post):
+            name = blocks[state].character if state >= 0 else None
+            by_name[name] = by_name.get(name, 0.0) + p
+            if p > best_block.get(name, (-1.0, None))[0]:
+                best_block[name] = (p, int(state) if state >= 0 else None)
+        name = max(by_name, key=by_name.get)
+        confidence = float(by_name[name])
+        if name is None or confidence < MIN_CONFIDENCE:
+            results.append(Attribution(None, confidence if name is not None else 0.0, None))
+        else:
+            results.append(Attribution(name, confidence, best_block[name][1]))
+    return results
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    peak = a.max(axis=axis, keepdims=True)
+    return (peak + np.log(np.exp(a - peak).sum(axis=axis, keepdims=True))).squeeze(axis)

@@ -1,0 +1,1 @@
+"""The character's voice: text-to-speech backends and voice profiles."""

@@ -1,0 +1,100 @@
+"""The project workspace: one folder per movie with a SQLite database and the files stages write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from castvoice.errors import CastvoiceError
+from castvoice.workspace import db
+
+DB_NAME = "castvoice.db"
+DEFAULT_ROOT = "castvoice-work"
+ENV_VAR = "CASTVOICE_WORKSPACE"
+
+
+@dataclass
+class Workspace:
+    """A workspace folder. Paths of the files stages share are named here."""
+
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def source_audio(self) -> Path:
+        """The movie's audio, mono at its own sample rate (clips are cut from this)."""
+        return self.root / "audio" / "source.flac"
+
+    @property
+    def analysis_audio(self) -> Path:
+        """The movie's audio as 16 kHz mono float32 for analysis."""
+        return self.root / "audio" / "analysis.wav"
+
+    @cached_property
+    def conn(self) -> sqlite3.Connection:
+        return db.connect(self.db_path)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: everything inside lands together or not at all."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if "conn" in self.__dict__:
+            self.conn.close()
+            del self.__dict__["conn"]
+
+
+def is_workspace(path: Path) -> bool:
+    return (path / DB_NAME).is_file()
+
+
+def default_for_movie(movie: Path, cwd: Path | None = None) -> Path:
+    """Where `ingest` puts a movie's workspace when none is chosen."""
+    return (cwd or Path.cwd()) / DEFAULT_ROOT / movie.stem
+
+
+def find_workspaces(cwd: Path) -> list[Path]:
+    """Workspaces in or under `cwd` (the folder itself, or castvoice-work/<name>/)."""
+    if is_workspace(cwd):
+        return [cwd]
+    found = sorted(p.parent for p in (cwd / DEFAULT_ROOT).glob(f"*/{DB_NAME}"))
+    found += sorted(p.parent for p in cwd.glob(f"*/{DB_NAME}"))
+    return list(dict.fromkeys(found))
+
+
+def resolve(explicit: Path | None, cwd: Path | None = None) -> Path:
+    """Choose the workspace folder: -w, then $CASTVOICE_WORKSPACE, then the single one under cwd."""
+    chosen = explicit or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
+    if chosen is not None:
+        return chosen
+    cwd = cwd or Path.cwd()
+    found = find_workspaces(cwd)
+    if not found:
+        raise CastvoiceError("no workspace here; run `castvoice ingest MOVIE` or pass -w DIR", cwd)
+    if len(found) > 1:
+        names = ", ".join(str(p) for p in found)
+        raise CastvoiceError(f"several workspaces found, choose one with -w: {names}", cwd)
+    return found[0]
+
+
+def open_existing(explicit: Path | None) -> Workspace:
+    """Open a workspace that ingest has already created."""
+    root = resolve(explicit)
+    if not is_workspace(root):
+        raise CastvoiceError("not a castvoice workspace (no castvoice.db); run `castvoice ingest` first", root)
+    return Workspace(root)

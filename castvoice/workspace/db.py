@@ -1,0 +1,110 @@
+"""The workspace database: schema, migrations and small query helpers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+# Each entry migrates the schema from version N to N+1; never edit a released entry, append one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE stages (
+        name TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE media (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        path TEXT NOT NULL,
+        duration REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        has_video INTEGER NOT NULL
+    );
+    CREATE TABLE characters (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE
+    );
+    CREATE TABLE lines (
+        id INTEGER PRIMARY KEY,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        text TEXT NOT NULL,
+        speaker_hint TEXT,
+        character_id INTEGER REFERENCES characters(id),
+        name_source TEXT,
+        confidence REAL
+    );
+    CREATE INDEX lines_by_character ON lines(character_id);
+    CREATE TABLE sound_events (
+        id INTEGER PRIMARY KEY,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        description TEXT NOT NULL
+    );
+    CREATE TABLE script_blocks (
+        id INTEGER PRIMARY KEY,
+        scene INTEGER NOT NULL,
+        character TEXT NOT NULL,
+        text TEXT NOT NULL,
+        parenthetical TEXT
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) a workspace database and bring its schema up to date."""
+    conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    migrate(conn)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply every migration newer than the database's version, each in its own transaction."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"workspace schema version {version} is newer than this castvoice understands ({SCHEMA_VERSION})"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        conn.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def stage_fingerprint(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT fingerprint FROM stages WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def record_stage(conn: sqlite3.Connection, name: str, fingerprint: str, details: dict) -> None:
+    """Mark a stage complete; call inside the transaction that wrote the stage's results."""
+    conn.execute(
+        "INSERT OR REPLACE INTO stages (name, fingerprint, completed_at, details) VALUES (?, ?, ?, ?)",
+        (name, fingerprint, now(), json.dumps(details)),
+    )
+
+
+def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
