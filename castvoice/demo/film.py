@@ -143,10 +143,10 @@ def build(out_dir: Path, seed: int = 7) -> Path:
             bar.advance(task)
 
     # Lay the speech out in time.
-    cursor, segments, placed = 2.0, [], []
+    cursor, segments, placed = 1.5, [], []
     for k, (scene, line_index, character, sentence, audio) in enumerate(pieces):
         if k and pieces[k - 1][0] != scene:
-            cursor += 2.5
+            cursor += 1.5
         elif k and pieces[k - 1][1] == line_index:
             cursor -= rng.uniform(0.25, 0.45)  # sentences of one line follow closely
         first, last = _speech_span(audio)
@@ -154,8 +154,8 @@ def build(out_dir: Path, seed: int = 7) -> Path:
         placed.append((start, audio))
         segments.append(Segment(0, line_index, scene, character, sentence,
                                 (start + first) / RATE, (start + last) / RATE))
-        cursor += len(audio) / RATE + rng.uniform(0.5, 1.1)
-    duration = cursor + 2.0
+        cursor += len(audio) / RATE + rng.uniform(0.4, 0.9)
+    duration = cursor + 1.5
 
     speech = np.zeros(int(duration * RATE), np.float32)
     for start, audio in placed:

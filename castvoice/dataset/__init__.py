@@ -1,0 +1,1 @@
+"""The voice dataset: a character's clips, cut, checked and exported."""

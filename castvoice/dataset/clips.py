@@ -1,0 +1,49 @@
+"""`castvoice clips`: one WAV per line of a character, plus clips.jsonl describing them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from castvoice.atomic import write_text_atomic
+from castvoice.console import progress
+from castvoice.media.cut import Span, plan_cuts, write_clip
+from castvoice.text.normalize import slug
+from castvoice.workspace import Workspace
+from castvoice.workspace.catalog import all_lines, lines_of, media_duration
+
+
+@dataclass
+class Clip:
+    file: str
+    line_id: int
+    start: float  # where the clip was cut
+    end: float
+    line_start: float  # the line's own timing
+    line_end: float
+    text: str
+    confidence: float | None
+
+
+def cut_clips(ws: Workspace, name: str, out: Path) -> list[Clip]:
+    """Write a character's clips into `out` and return what was written."""
+    lines = lines_of(ws, name)
+    spans = all_lines(ws)
+    index_of = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
+    wanted = [index_of[line.id] for line in lines]
+    cuts = plan_cuts([Span(s, e) for _, s, e in spans], ws.analysis_audio, media_duration(ws), wanted)
+
+    out.mkdir(parents=True, exist_ok=True)
+    clips = []
+    with progress() as bar:
+        task = bar.add_task(f"cutting {lines[0].character if lines else name}", total=len(lines))
+        for number, (line, i) in enumerate(zip(lines, wanted), 1):
+            cut = cuts[i]
+            file = f"{slug(line.character)}_{number:03d}_{round(line.start * 1000):07d}.wav"
+            write_clip(ws.source_audio, cut, out / file)
+            clips.append(Clip(file, line.id, round(cut.start, 3), round(cut.end, 3),
+                              line.start, line.end, line.text, line.confidence))
+            bar.advance(task)
+    write_text_atomic(out / "clips.jsonl", "".join(json.dumps(vars(c)) + "\n" for c in clips))
+    return clips

@@ -1,0 +1,210 @@
+"""`castvoice ingest`: bring a movie and its text sources into a workspace, stage by stage.
+
+Every input is read and checked before anything is written, so bad input leaves the workspace as
+it was. Each stage records a fingerprint of its inputs when it completes; a rerun skips stages
+whose fingerprint is unchanged, and a killed run resumes at the first unfinished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from castvoice.console import log
+from castvoice.media.decode import decode_audio
+from castvoice.media.embedded import read_embedded_dialogue
+from castvoice.media.probe import MediaInfo, probe
+from castvoice.text.attribution import attribute
+from castvoice.text.normalize import display_name
+from castvoice.text.screenplay import read_screenplay
+from castvoice.text.subtitles import read_subtitles, track_from_dialogue
+from castvoice.text.types import Cue, DialogueBlock, Screenplay, SubtitleTrack
+from castvoice.workspace import Workspace, db, default_for_movie
+
+ATTRIBUTION_VERSION = "1"
+
+Writer = Callable[[sqlite3.Connection], dict]
+
+
+@dataclass
+class Stage:
+    name: str
+    fingerprint: str
+    run: Callable[[Workspace], Writer]  # heavy work first; the returned writer fills the database
+
+
+@dataclass
+class IngestResult:
+    workspace: Workspace
+    ran: list[str]
+    skipped: list[str]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    from castvoice.assets import sha256_file
+
+    return sha256_file(path)[:16]
+
+
+def run_stages(ws: Workspace, stages: list[Stage]) -> IngestResult:
+    """Run the stages whose inputs changed; each lands in one transaction with its completion record."""
+    result = IngestResult(ws, [], [])
+    for stage in stages:
+        if db.stage_fingerprint(ws.conn, stage.name) == stage.fingerprint:
+            log.info("%s: up to date, skipped", stage.name)
+            result.skipped.append(stage.name)
+            continue
+        write = stage.run(ws)
+        with ws.transaction() as conn:
+            details = write(conn)
+            db.record_stage(conn, stage.name, stage.fingerprint, details)
+        log.info("%s: done %s", stage.name, json.dumps(details))
+        result.ran.append(stage.name)
+    return result
+
+
+def _load_subtitles(info: MediaInfo, subs: Path | None, offset: float) -> tuple[SubtitleTrack | None, str]:
+    """The subtitle track to use (a file, else the first embedded text track) and its fingerprint."""
+    if subs is not None:
+        track = read_subtitles(subs, offset=offset, duration=info.duration)
+        return track, _digest("file", _file_digest(subs), offset)
+    streams = info.text_subtitle_streams
+    if not streams:
+        return None, _digest("none")
+    stream = streams[0]
+    raw = read_embedded_dialogue(info.path, stream.index)
+    name = f"{info.path} (subtitle stream {stream.index}, {stream.codec})"
+    log.info("using the embedded subtitle track %d (%s)", stream.index, stream.codec)
+    return track_from_dialogue(raw, name, offset, info.duration), _digest("embedded", stream.index, offset)
+
+
+def ingest(
+    movie: Path,
+    subs: Path | None = None,
+    script: Path | None = None,
+    subs_offset: float = 0.0,
+    workspace: Path | None = None,
+) -> IngestResult:
+    """Create or update the workspace for `movie`; see the module docstring."""
+    movie = Path(movie).resolve()
+    info = probe(movie)
+    track, subs_fp = _load_subtitles(info, subs, subs_offset)
+    screenplay = read_screenplay(script) if script else None
+    script_fp = _digest("script", _file_digest(script)) if script else _digest("none")
+    for warning in track.warnings if track else []:
+        log.warning(warning)
+    if track is None:
+        log.warning("%s: no subtitles given and none embedded; pass --subs FILE to find lines", movie)
+
+    root = workspace or default_for_movie(movie)
+    root.mkdir(parents=True, exist_ok=True)
+    ws = Workspace(root)
+    stat = movie.stat()
+    media_fp = _digest(movie, stat.st_size, stat.st_mtime_ns)
+    stages = [
+        Stage("media", media_fp, lambda ws: _media_stage(ws, info)),
+        Stage("subtitles", _digest(media_fp, subs_fp), lambda ws: _subtitle_stage(track)),
+        Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
+        Stage("attribution", _digest(media_fp, subs_fp, script_fp, ATTRIBUTION_VERSION), _attribution_stage),
+    ]
+    with ws.transaction() as conn:
+        for key, value in {
+            "movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset,
+        }.items():
+            db.set_setting(conn, key, str(value))
+    return run_stages(ws, stages)
+
+
+def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:
+    rate, seconds = decode_audio(info.path, ws.source_audio, ws.analysis_audio, info.duration)
+
+    def write(conn: sqlite3.Connection) -> dict:
+        conn.execute(
+            "INSERT OR REPLACE INTO media (id, path, duration, sample_rate, channels, has_video) VALUES (1, ?, ?, ?, ?, ?)",
+            (str(info.path), seconds, rate, info.channels, int(info.has_video)),
+        )
+        return {"duration": round(seconds, 3), "sample_rate": rate}
+
+    return write
+
+
+def character_id(conn: sqlite3.Connection, name: str) -> int:
+    """The id of a character, created on first use; names match case-insensitively."""
+    conn.execute("INSERT OR IGNORE INTO characters (name) VALUES (?)", (display_name(name),))
+    return conn.execute("SELECT id FROM characters WHERE name = ?", (display_name(name),)).fetchone()[0]
+
+
+def _subtitle_stage(track: SubtitleTrack | None) -> Writer:
+    def write(conn: sqlite3.Connection) -> dict:
+        conn.execute("DELETE FROM lines")
+        conn.execute("DELETE FROM sound_events")
+        cues = track.cues if track else []
+        for cue in cues:
+            named = character_id(conn, cue.speaker) if cue.speaker else None
+            conn.execute(
+                "INSERT INTO lines (start, end, text, speaker_hint, character_id, name_source, confidence)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cue.start, cue.end, cue.text, cue.speaker, named,
+                 "subtitle" if named else None, 1.0 if named else None),
+            )
+        for event in track.events if track else []:
+            conn.execute(
+                "INSERT INTO sound_events (start, end, description) VALUES (?, ?, ?)",
+                (event.start, event.end, event.description),
+            )
+        _drop_unused_characters(conn)
+        return {"lines": len(cues), "sound_events": len(track.events) if track else 0,
+                "named_by_subtitles": sum(1 for c in cues if c.speaker)}
+
+    return write
+
+
+def _screenplay_stage(screenplay: Screenplay | None) -> Writer:
+    def write(conn: sqlite3.Connection) -> dict:
+        conn.execute("DELETE FROM script_blocks")
+        blocks = screenplay.blocks if screenplay else []
+        conn.executemany(
+            "INSERT INTO script_blocks (scene, character, text, parenthetical) VALUES (?, ?, ?, ?)",
+            [(b.scene, b.character, b.text, b.parenthetical) for b in blocks],
+        )
+        return {"blocks": len(blocks), "characters": len({b.character for b in blocks})}
+
+    return write
+
+
+def _attribution_stage(ws: Workspace) -> Writer:
+    conn = ws.conn
+    lines = conn.execute("SELECT id, start, end, text FROM lines WHERE name_source IS NULL"
+                         " OR name_source = 'screenplay' ORDER BY start, id").fetchall()
+    blocks = [DialogueBlock(r["character"], r["text"], r["scene"], r["parenthetical"])
+              for r in conn.execute("SELECT * FROM script_blocks ORDER BY id")]
+    results = attribute([Cue(r["start"], r["end"], r["text"]) for r in lines], blocks)
+
+    def write(conn: sqlite3.Connection) -> dict:
+        named = 0
+        for row, found in zip(lines, results):
+            if found.character is None:
+                conn.execute("UPDATE lines SET character_id = NULL, name_source = NULL, confidence = ?"
+                             " WHERE id = ?", (round(found.confidence, 3) if blocks else None, row["id"]))
+                continue
+            named += 1
+            conn.execute(
+                "UPDATE lines SET character_id = ?, name_source = 'screenplay', confidence = ? WHERE id = ?",
+                (character_id(conn, found.character), round(found.confidence, 3), row["id"]),
+            )
+        _drop_unused_characters(conn)
+        return {"considered": len(lines), "named_by_screenplay": named}
+
+    return write
+
+
+def _drop_unused_characters(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM characters WHERE id NOT IN (SELECT character_id FROM lines WHERE character_id IS NOT NULL)")

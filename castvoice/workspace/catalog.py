@@ -1,0 +1,64 @@
+"""Read-only views of a workspace: characters and their lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from castvoice.errors import CastvoiceError
+from castvoice.workspace import Workspace
+
+
+@dataclass
+class CharacterSummary:
+    name: str | None  # None: lines nobody is named for yet
+    lines: int
+    seconds: float
+
+
+@dataclass
+class LineRecord:
+    id: int
+    start: float
+    end: float
+    text: str
+    character: str | None
+    source: str | None  # what named the line: subtitle, screenplay
+    confidence: float | None
+
+
+def characters(ws: Workspace) -> list[CharacterSummary]:
+    """Every character with line count and speech seconds, most lines first; unnamed lines last."""
+    rows = ws.conn.execute(
+        "SELECT c.name AS name, COUNT(l.id) AS n, COALESCE(SUM(l.end - l.start), 0) AS seconds"
+        " FROM lines l LEFT JOIN characters c ON c.id = l.character_id"
+        " GROUP BY c.id ORDER BY c.id IS NULL, n DESC, c.name"
+    ).fetchall()
+    return [CharacterSummary(r["name"], r["n"], round(r["seconds"], 3)) for r in rows]
+
+
+def lines_of(ws: Workspace, name: str) -> list[LineRecord]:
+    """A character's lines in film order; the name matches case-insensitively."""
+    found = ws.conn.execute("SELECT id, name FROM characters WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
+    if found is None:
+        known = ", ".join(c.name for c in characters(ws) if c.name) or "none yet"
+        raise CastvoiceError(f"no character named {name!r} (known: {known})", ws.root)
+    rows = ws.conn.execute(
+        "SELECT id, start, end, text, name_source, confidence FROM lines WHERE character_id = ? ORDER BY start, id",
+        (found["id"],),
+    ).fetchall()
+    return [
+        LineRecord(r["id"], r["start"], r["end"], r["text"], found["name"], r["name_source"], r["confidence"])
+        for r in rows
+    ]
+
+
+def all_lines(ws: Workspace) -> list[tuple[int, float, float]]:
+    """Id, start and end of every line in film order, named or not."""
+    return [tuple(r) for r in ws.conn.execute("SELECT id, start, end FROM lines ORDER BY start, id")]
+
+
+def media_duration(ws: Workspace) -> float:
+    row = ws.conn.execute("SELECT duration FROM media WHERE id = 1").fetchone()
+    if row is None:
+        raise CastvoiceError("the workspace has no decoded audio; run `castvoice ingest` again", ws.root)
+    return row[0]
