@@ -103,14 +103,17 @@ def lines(
 
 @app.command()
 def clips(
-    name: Annotated[str, typer.Argument(help="Character name (any case).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the WAV files and clips.jsonl.")],
+    name: Annotated[Optional[str], typer.Argument(help="Character name (any case).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the WAV files and clips.jsonl.")] = Path("clips"),
+    every_line: Annotated[bool, typer.Option("--all", help="Cut every line, named or not.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Cut one mono WAV per line at the movie's sample rate, plus clips.jsonl."""
     from castvoice.dataset.clips import cut_clips
     from castvoice.workspace import open_existing
 
+    if (name is None) == (not every_line):
+        raise CastvoiceError("name a character, or pass --all for every line")
     written = cut_clips(open_existing(workspace), name, out)
     seconds = sum(c.end - c.start for c in written)
     stdout.print(f"{len(written)} clips ({seconds:.1f} s) in {out}; index: {out / 'clips.jsonl'}")
@@ -153,7 +156,7 @@ def run() -> None:
     try:
         app()
     except CastvoiceError as error:
-        stderr.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        print(f"error: {error}", file=sys.stderr)
         log.debug("details", exc_info=True)
         sys.exit(2)
     except KeyboardInterrupt:

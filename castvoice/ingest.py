@@ -104,9 +104,7 @@ def ingest(
     if track is None:
         log.warning("%s: no subtitles given and none embedded; pass --subs FILE to find lines", movie)
 
-    root = workspace or default_for_movie(movie)
-    root.mkdir(parents=True, exist_ok=True)
-    ws = Workspace(root)
+    ws = Workspace(workspace or default_for_movie(movie))
     stat = movie.stat()
     media_fp = _digest(movie, stat.st_size, stat.st_mtime_ns)
     stages = [
@@ -115,12 +113,13 @@ def ingest(
         Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
         Stage("attribution", _digest(media_fp, subs_fp, script_fp, ATTRIBUTION_VERSION), _attribution_stage),
     ]
-    with ws.transaction() as conn:
-        for key, value in {
-            "movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset,
-        }.items():
-            db.set_setting(conn, key, str(value))
-    return run_stages(ws, stages)
+    with ws.exclusive():
+        with ws.transaction() as conn:
+            for key, value in {
+                "movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset,
+            }.items():
+                db.set_setting(conn, key, str(value))
+        return run_stages(ws, stages)
 
 
 def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:

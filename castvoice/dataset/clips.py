@@ -23,11 +23,12 @@ class Clip:
     line_start: float  # the line's own timing
     line_end: float
     text: str
+    character: str | None
     confidence: float | None
 
 
-def cut_clips(ws: Workspace, name: str, out: Path) -> list[Clip]:
-    """Write a character's clips into `out` and return what was written."""
+def cut_clips(ws: Workspace, name: str | None, out: Path) -> list[Clip]:
+    """Write a character's clips (name None: every line's) into `out` and return what was written."""
     lines = lines_of(ws, name)
     spans = all_lines(ws)
     index_of = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
@@ -37,13 +38,13 @@ def cut_clips(ws: Workspace, name: str, out: Path) -> list[Clip]:
     out.mkdir(parents=True, exist_ok=True)
     clips = []
     with progress() as bar:
-        task = bar.add_task(f"cutting {lines[0].character if lines else name}", total=len(lines))
+        task = bar.add_task(f"cutting {name or 'all lines'}", total=len(lines))
         for number, (line, i) in enumerate(zip(lines, wanted), 1):
             cut = cuts[i]
-            file = f"{slug(line.character)}_{number:03d}_{round(line.start * 1000):07d}.wav"
+            file = f"{slug(line.character or 'unnamed')}_{number:03d}_{round(line.start * 1000):07d}.wav"
             write_clip(ws.source_audio, cut, out / file)
             clips.append(Clip(file, line.id, round(cut.start, 3), round(cut.end, 3),
-                              line.start, line.end, line.text, line.confidence))
+                              line.start, line.end, line.text, line.character, line.confidence))
             bar.advance(task)
     write_text_atomic(out / "clips.jsonl", "".join(json.dumps(vars(c)) + "\n" for c in clips))
     return clips

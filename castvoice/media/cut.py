@@ -16,6 +16,7 @@ CONTEXT = 1.5  # audio around a line used to judge what "quiet" is there
 QUIET_ABOVE_FLOOR_DB = 6.0
 QUIET_RUN = 8  # frames; shorter dips are gaps inside words (stop closures)
 PAD_FRAMES = 5  # a cut sits this far inside the pause, where soft onsets and tails have died away
+DB_PER_SECOND_MOVED = 20.0  # how much quieter a farther point must be to be preferred
 TOUCHING = 0.01  # lines closer than this share their boundary (one cue split by dialogue dashes)
 
 
@@ -62,13 +63,14 @@ class _Envelope:
         return float(np.clip(self.time(min(frames, key=lambda f: self.db[f])), low, high))
 
     def quietest_near(self, t: float, low: float, high: float) -> float:
-        """The quiet point nearest `t` within [low, high]."""
-        frames = range(self.frame(low), self.frame(high) + 1)
-        quiet = [f for f in frames if self.quiet[f]]
-        if not quiet:
-            return self.time(min(frames, key=lambda f: self.db[f]))
-        centre = self.frame(t)
-        return self.time(min(quiet, key=lambda f: abs(f - centre)))
+        """The quietest point within [low, high], favouring points near `t`.
+
+        Levels are smoothed over 50 ms first, so the brief silence of a stop consonant inside a
+        word does not pass for a pause between words."""
+        smooth = np.convolve(self.db, np.ones(PAD_FRAMES) / PAD_FRAMES, mode="same")
+        frames = np.arange(self.frame(low), self.frame(high) + 1)
+        cost = smooth[frames] + DB_PER_SECOND_MOVED * np.abs(frames - self.frame(t)) * FRAME
+        return self.time(int(frames[np.argmin(cost)]))
 
 
 def plan_cuts(lines: list[Span], analysis: Path, duration: float, wanted: list[int] | None = None) -> dict[int, Span]:

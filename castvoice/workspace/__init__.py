@@ -53,6 +53,22 @@ class Workspace:
             raise
         self.conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the workspace's lock: one writing castvoice process at a time; stale temp files go."""
+        import fcntl
+
+        from castvoice.atomic import remove_temp_files
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CastvoiceError("another castvoice process is working in this workspace", self.root) from None
+            remove_temp_files(self.root)
+            yield
+
     def close(self) -> None:
         if "conn" in self.__dict__:
             self.conn.close()

@@ -36,18 +36,21 @@ def characters(ws: Workspace) -> list[CharacterSummary]:
     return [CharacterSummary(r["name"], r["n"], round(r["seconds"], 3)) for r in rows]
 
 
-def lines_of(ws: Workspace, name: str) -> list[LineRecord]:
-    """A character's lines in film order; the name matches case-insensitively."""
-    found = ws.conn.execute("SELECT id, name FROM characters WHERE name = ? COLLATE NOCASE", (name,)).fetchone()
-    if found is None:
-        known = ", ".join(c.name for c in characters(ws) if c.name) or "none yet"
-        raise CastvoiceError(f"no character named {name!r} (known: {known})", ws.root)
-    rows = ws.conn.execute(
-        "SELECT id, start, end, text, name_source, confidence FROM lines WHERE character_id = ? ORDER BY start, id",
-        (found["id"],),
-    ).fetchall()
+def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:
+    """A character's lines in film order (the name matches case-insensitively); None: every line."""
+    query = (
+        "SELECT l.id, l.start, l.end, l.text, c.name AS character, l.name_source, l.confidence"
+        " FROM lines l LEFT JOIN characters c ON c.id = l.character_id"
+    )
+    if name is None:
+        rows = ws.conn.execute(query + " ORDER BY l.start, l.id").fetchall()
+    else:
+        if ws.conn.execute("SELECT 1 FROM characters WHERE name = ? COLLATE NOCASE", (name,)).fetchone() is None:
+            known = ", ".join(c.name for c in characters(ws) if c.name) or "none yet"
+            raise CastvoiceError(f"no character named {name!r} (known: {known})", ws.root)
+        rows = ws.conn.execute(query + " WHERE c.name = ? COLLATE NOCASE ORDER BY l.start, l.id", (name,)).fetchall()
     return [
-        LineRecord(r["id"], r["start"], r["end"], r["text"], found["name"], r["name_source"], r["confidence"])
+        LineRecord(r["id"], r["start"], r["end"], r["text"], r["character"], r["name_source"], r["confidence"])
         for r in rows
     ]
 

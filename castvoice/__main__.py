@@ -1,0 +1,3 @@
+from castvoice.cli import run
+
+run()

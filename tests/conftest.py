@@ -1,0 +1,56 @@
+"""Shared fixtures: the demo film (built once per session) and helpers to run the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+if not EVAL.is_dir():
+    EVAL = Path(os.environ.get("CASTVOICE_EVAL", "../shared/eval")).resolve()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The demo film folder: demo.mp4, demo.srt, demo.screenplay.txt, truth.json."""
+    from castvoice.demo.film import build
+
+    out = tmp_path_factory.mktemp("demo")
+    build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def truth(demo) -> list[dict]:
+    return json.loads((demo / "truth.json").read_text())["segments"]
+
+
+def castvoice(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True):
+    """Run the real `castvoice` command; return the CompletedProcess."""
+    done = subprocess.run(
+        [sys.executable, "-m", "castvoice", *map(str, args)],
+        cwd=cwd, env={**os.environ, "COLUMNS": "200", **(env or {})},
+        capture_output=True, text=True, check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"castvoice {' '.join(map(str, args))} failed ({done.returncode}):\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(demo, tmp_path_factory) -> Path:
+    """The demo film ingested with its subtitles and screenplay."""
+    root = tmp_path_factory.mktemp("ws") / "demo"
+    castvoice("ingest", demo / "demo.mp4", "--subs", demo / "demo.srt",
+              "--script", demo / "demo.screenplay.txt", "-w", root)
+    return root
+
+
+def segment_for(truth: list[dict], start: float, end: float) -> dict:
+    """The ground-truth segment that overlaps a span the most."""
+    return max(truth, key=lambda g: min(g["end"], end) - max(g["start"], start))
