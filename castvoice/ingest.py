@@ -1,20 +1,24 @@
 """`castvoice ingest`: bring a movie and its text sources into a workspace, stage by stage.
 
 Every input is read and checked before anything is written, so bad input leaves the workspace as
-it was. Each stage records a fingerprint of its inputs when it completes; a rerun skips stages
-whose fingerprint is unchanged, and a killed run resumes at the first unfinished stage.
+it was (audio that fails to decode part-way through removes the workspace folder the run created).
+Each stage records a fingerprint of its inputs when it completes; a rerun skips stages whose
+fingerprint is unchanged, and a killed run resumes at the first unfinished stage.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from castvoice.console import log
+from castvoice.errors import CastvoiceError
 from castvoice.media.decode import decode_audio
 from castvoice.media.embedded import read_embedded_dialogue
 from castvoice.media.probe import MediaInfo, probe
@@ -62,9 +66,11 @@ def run_stages(ws: Workspace, stages: list[Stage]) -> IngestResult:
             log.info("%s: up to date, skipped", stage.name)
             result.skipped.append(stage.name)
             continue
+        began = time.perf_counter()
         write = stage.run(ws)
         with ws.transaction() as conn:
             details = write(conn)
+            details["seconds"] = round(time.perf_counter() - began, 3)
             db.record_stage(conn, stage.name, stage.fingerprint, details)
         log.info("%s: done %s", stage.name, json.dumps(details))
         result.ran.append(stage.name)
@@ -113,13 +119,32 @@ def ingest(
         Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
         Stage("attribution", _digest(media_fp, subs_fp, script_fp, ATTRIBUTION_VERSION), _attribution_stage),
     ]
+    created = _outermost_missing(ws.root)
     with ws.exclusive():
+        try:
+            result = run_stages(ws, stages)
+        except CastvoiceError:  # audio that fails to decode part-way: leave no new workspace behind
+            if created is not None:
+                ws.close()
+                shutil.rmtree(created, ignore_errors=True)
+            raise
         with ws.transaction() as conn:
             for key, value in {
                 "movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset,
             }.items():
                 db.set_setting(conn, key, str(value))
-        return run_stages(ws, stages)
+        return result
+
+
+def _outermost_missing(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (None if `folder` exists)."""
+    missing = None
+    folder = folder.absolute()
+    for path in [folder, *folder.parents]:
+        if path.exists():
+            break
+        missing = path
+    return missing
 
 
 def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:

@@ -53,6 +53,7 @@ def probe(path: Path) -> MediaInfo:
         if not audio:
             raise InputError("no audio track", path)
         stream = audio[0]
+        _check_audio_decodes(container, stream, path)
         duration = _duration_seconds(container, stream)
         return MediaInfo(
             path=Path(path),
@@ -73,3 +74,16 @@ def _duration_seconds(container, stream) -> float:
     if container.duration is not None:
         return container.duration / 1_000_000
     return 0.0
+
+
+def _check_audio_decodes(container, stream, path: Path) -> None:
+    """Decode the first audio frame, so that bytes that only look like media fail before any work."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            if packet.decode():
+                return
+    except av.error.FFmpegError as error:
+        raise InputError(f"audio could not be decoded ({error.__class__.__name__})", path) from None
+    raise InputError("the audio track holds no samples", path)

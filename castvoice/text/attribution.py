@@ -24,6 +24,8 @@ CANDIDATES = 12  # blocks considered per cue
 NO_MATCH_SCORE = 0.3  # a cue must match a block better than this to be worth naming
 SHARPNESS = 12.0  # converts scores to log-potentials; higher trusts the best path more
 MIN_CONFIDENCE = 0.6
+JUMP = -0.6  # moving anywhere but the same or next block (reordered scenes)
+SKIP = -0.05  # per block skipped (lines cut from the film), up to four
 
 
 @dataclass
@@ -70,15 +72,42 @@ def _containment(cues: list[Cue], blocks: list[DialogueBlock]) -> sparse.csr_mat
     return sparse.diags(1.0 / np.asarray(totals)) @ (cue_matrix @ block_matrix.T).tocsr()
 
 
-def _transition(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-    """Score of moving from block prev[a] to block nxt[b]; index -1 is the no-match state."""
-    delta = nxt[None, :] - prev[:, None]
-    score = np.where((delta == 0) | (delta == 1), 0.0, -0.6)
-    skip = (delta >= 2) & (delta <= 5)
-    score = np.where(skip, -0.05 * (delta - 1), score)
-    score = np.where(prev[:, None] < 0, -0.1, score)  # leaving no-match: position unknown
-    score = np.where(nxt[None, :] < 0, 0.0, score)
-    return score
+@dataclass
+class _Step:
+    """The hidden states for one cue: each matches a block, or nothing (block -1) while keeping the
+    screenplay position reached so far, so an unmatched line does not make a jump free."""
+
+    block: np.ndarray
+    position: np.ndarray  # -1: nothing matched yet
+    emission: np.ndarray
+
+
+def _transition(prev: _Step, nxt: _Step) -> np.ndarray:
+    """Score of every move from a state of `prev` to a state of `nxt`."""
+    delta = nxt.block[None, :] - prev.position[:, None]
+    score = np.where((delta == 0) | (delta == 1), 0.0, JUMP)
+    score = np.where((delta >= 2) & (delta <= 5), SKIP * (delta - 1), score)
+    score = np.where(prev.position[:, None] < 0, 0.0, score)  # the film may open anywhere in the script
+    keeps_position = prev.position[:, None] == nxt.position[None, :]
+    return np.where(nxt.block[None, :] < 0, np.where(keeps_position, 0.0, -np.inf), score)
+
+
+def _step(scores: sparse.csr_matrix, i: int, no_match_positions: np.ndarray) -> _Step:
+    row = scores.getrow(i)
+    order = np.argsort(-row.data)[:CANDIDATES]
+    blocks = row.indices[order]
+    return _Step(
+        block=np.concatenate([blocks, np.full(len(no_match_positions), -1)]),
+        position=np.concatenate([blocks, no_match_positions]),
+        emission=np.concatenate([row.data[order], np.full(len(no_match_positions), NO_MATCH_SCORE)]),
+    )
+
+
+def _likeliest_positions(step: _Step, log_alpha: np.ndarray) -> np.ndarray:
+    best: dict[int, float] = {}
+    for position, score in zip(step.position.tolist(), log_alpha.tolist()):
+        best[position] = max(best.get(position, -np.inf), score)
+    return np.array(sorted(best, key=best.get, reverse=True)[:CANDIDATES])
 
 
 def attribute(cues: list[Cue], blocks: list[DialogueBlock]) -> list[Attribution]:
@@ -89,23 +118,18 @@ def attribute(cues: list[Cue], blocks: list[DialogueBlock]) -> list[Attribution]
         return [Attribution(None, 0.0, None) for _ in cues]
     scores = _containment(cues, blocks)
 
-    states, emissions = [], []
-    for i in range(len(cues)):
-        row = scores.getrow(i)
-        order = np.argsort(-row.data)[:CANDIDATES]
-        cand = row.indices[order]
-        states.append(np.append(cand, -1))
-        emissions.append(np.append(row.data[order], NO_MATCH_SCORE))
-
-    log_alpha = [SHARPNESS * emissions[0]]
+    steps = [_step(scores, 0, np.array([-1]))]
+    log_alpha = [SHARPNESS * steps[0].emission]
     for i in range(1, len(cues)):
-        trans = SHARPNESS * _transition(states[i - 1], states[i])
-        log_alpha.append(_logsumexp(log_alpha[-1][:, None] + trans, axis=0) + SHARPNESS * emissions[i])
-    log_beta = [np.zeros(len(states[-1]))]
+        step = _step(scores, i, _likeliest_positions(steps[-1], log_alpha[-1]))
+        trans = SHARPNESS * _transition(steps[-1], step)
+        log_alpha.append(_logsumexp(log_alpha[-1][:, None] + trans, axis=0) + SHARPNESS * step.emission)
+        steps.append(step)
+    log_beta = [np.zeros(len(steps[-1].block))]
     for i in range(len(cues) - 1, 0, -1):
-        trans = SHARPNESS * _transition(states[i - 1], states[i])
-        nxt = log_beta[0] + SHARPNESS * emissions[i]
-        log_beta.insert(0, _logsumexp(trans + nxt[None, :], axis=1))
+        trans = SHARPNESS * _transition(steps[i - 1], steps[i])
+        following = log_beta[0] + SHARPNESS * steps[i].emission
+        log_beta.insert(0, _logsumexp(trans + following[None, :], axis=1))
 
     results = []
     for i in range(len(cues)):
@@ -114,7 +138,7 @@ def attribute(cues: list[Cue], blocks: list[DialogueBlock]) -> list[Attribution]
         post /= post.sum()
         by_name: dict[str | None, float] = {}
         best_block: dict[str | None, tuple[float, int | None]] = {}
-        for state, p in zip(states[i], post):
+        for state, p in zip(steps[i].block.tolist(), post):
             name = blocks[state].character if state >= 0 else None
             by_name[name] = by_name.get(name, 0.0) + p
             if p > best_block.get(name, (-1.0, None))[0]:

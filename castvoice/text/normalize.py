@@ -6,12 +6,19 @@ import re
 import unicodedata
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CONTRACTIONS = [
+    (re.compile(r"\b(can|won)'t\b"), lambda m: {"can": "can not", "won": "will not"}[m.group(1)]),
+    (re.compile(r"n't\b"), lambda m: " not"),
+    (re.compile(r"'(re|m|ll|ve|d|s)\b"), lambda m: " " + {"re": "are", "m": "am", "ll": "will", "ve": "have", "d": "would", "s": "is"}[m.group(1)]),
+]
 
 
 def words(text: str) -> list[str]:
-    """Lowercase words without accents or punctuation ("Don’t!" -> ["don't"])."""
+    """Lowercase words without accents or punctuation, contractions spelled out ("Don’t!" -> ["do", "not"])."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'").replace("‘", "'"))
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    for pattern, expand in _CONTRACTIONS:
+        text = pattern.sub(expand, text)
     return _WORD.findall(text)
 
 

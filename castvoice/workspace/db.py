@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+from castvoice.errors import CastvoiceError
+
 # Each entry migrates the schema from version N to N+1; never edit a released entry, append one.
 MIGRATIONS: list[str] = [
     """
@@ -77,8 +79,11 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Apply every migration newer than the database's version, each in its own transaction."""
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"workspace schema version {version} is newer than this castvoice understands ({SCHEMA_VERSION})"
+        path = conn.execute("PRAGMA database_list").fetchone()[2] or None
+        raise CastvoiceError(
+            f"workspace schema version {version} is newer than this castvoice understands ({SCHEMA_VERSION});"
+            " upgrade castvoice or use another workspace",
+            path,
         )
     for number in range(version, SCHEMA_VERSION):
         conn.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")

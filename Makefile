@@ -1,0 +1,26 @@
+# The two set-up commands: `make demo` and `make test`. Both install what they need first.
+VENV := .venv
+CASTVOICE := $(VENV)/bin/castvoice
+DEMO := castvoice-demo
+WS := $(DEMO)/workspace
+
+.PHONY: setup demo test bench
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(CASTVOICE) demo build --out $(DEMO)
+	$(CASTVOICE) ingest $(DEMO)/demo.mp4 --subs $(DEMO)/demo.srt --script $(DEMO)/demo.screenplay.txt -w $(WS)
+	$(CASTVOICE) characters -w $(WS)
+	$(CASTVOICE) clips Diane --out $(DEMO)/clips/diane -w $(WS)
+	@echo
+	@echo "demo film:      $(DEMO)/demo.mp4 (subtitles, screenplay and ground truth beside it)"
+	@echo "workspace:      $(WS)"
+	@echo "Diane's clips:  $(DEMO)/clips/diane (index: clips.jsonl)"
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+bench: setup
+	$(CASTVOICE) bench ingest

@@ -1,0 +1,64 @@
+"""Ingest and clip cutting on a real recording: the videogrep manifesto MP4 with its SRT."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile as sf
+
+from conftest import EVAL, castvoice
+
+MANIFESTO = EVAL / "videogrep_manifesto"
+pytestmark = pytest.mark.skipif(not MANIFESTO.is_dir(), reason="../shared/eval is not present")
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("manifesto")
+    castvoice("ingest", MANIFESTO / "manifesto.mp4", "--subs", MANIFESTO / "manifesto.srt", "-w", root / "ws")
+    castvoice("clips", "--all", "--out", root / "clips", "-w", root / "ws")
+    records = [json.loads(row) for row in (root / "clips" / "clips.jsonl").read_text().splitlines()]
+    return root / "clips", records
+
+
+@pytest.fixture(scope="module")
+def words():
+    """Word timings from the recording's word-level transcript (machine-made)."""
+    return [w for seg in json.loads((MANIFESTO / "manifesto.json").read_text()) for w in seg["words"]]
+
+
+def test_one_clip_per_cue_at_the_source_rate(clips):
+    folder, records = clips
+    assert len(records) == 37
+    assert records[0]["text"] == "this audiobook is in the public domain"
+    for clip in records:
+        info = sf.info(folder / clip["file"])
+        assert (info.samplerate, info.channels) == (44_100, 1)
+        assert clip["file"].startswith("unnamed_")
+    for a, b in zip(records, records[1:]):
+        assert a["end"] <= b["start"] + 1e-6, "clips overlap"
+
+
+def _inside_a_word(t: float, words: list[dict], tolerance: float = 0.02) -> bool:
+    return any(w["start"] + tolerance < t < w["end"] - tolerance for w in words)
+
+
+def test_cuts_fall_inside_words_less_often_than_the_cue_times(clips, words):
+    _, records = clips
+    raw = sum(_inside_a_word(t, words) for c in records for t in (c["line_start"], c["line_end"]))
+    cut = sum(_inside_a_word(t, words) for c in records for t in (c["start"], c["end"]))
+    print(f"boundaries inside a word: cue times {raw}/{2 * len(records)}, cuts {cut}/{2 * len(records)}")
+    assert cut < raw
+
+
+def test_clips_hold_whole_words(clips, words):
+    _, records = clips
+    whole = total = 0
+    for clip in records:
+        for w in words:
+            if clip["line_start"] <= (w["start"] + w["end"]) / 2 < clip["line_end"]:
+                total += 1
+                whole += clip["start"] <= w["start"] + 0.02 and clip["end"] >= w["end"] - 0.02
+    print(f"words of each line wholly inside its clip: {whole}/{total}")
+    assert whole / total >= 0.9
