@@ -98,8 +98,9 @@ def run(movies: list[Path] | None, out: Path | None) -> list[dict]:
                       f"{r['baseline_decode_seconds']:.3f}", f"{r['decode_seconds']:.3f}",
                       f"{r['parse_attribute_seconds']:.3f}", f"{r['cut_seconds']:.3f}", f"{r['total_seconds']:.3f}",
                       f"{r['seconds_per_movie_hour']:.1f}", f"{r['ratio_to_bare_decode']:.2f}")
-    Console(soft_wrap=True).print(table)
-    Console(soft_wrap=True).print(f"target: at most {TARGET_SECONDS_PER_HOUR:.0f} s per movie hour")
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"target: at most {TARGET_SECONDS_PER_HOUR:.0f} s per movie hour")
     if out:
         write_text_atomic(out, json.dumps({"target_seconds_per_movie_hour": TARGET_SECONDS_PER_HOUR, "movies": rows}, indent=2))
     return rows

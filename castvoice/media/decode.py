@@ -15,8 +15,8 @@ from castvoice.media.probe import open_container
 ANALYSIS_RATE = 16_000
 
 
-def iter_mono_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
-    """Yield (mono float32 samples, sample rate) blocks of the first audio track, in order."""
+def iter_mono_blocks(path: Path, seconds: float = 1.0) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield (mono float32 samples, sample rate) blocks of about `seconds` of the first audio track."""
     import av
 
     with open_container(path) as container:
@@ -24,14 +24,21 @@ def iter_mono_blocks(path: Path) -> Iterator[tuple[np.ndarray, int]]:
         rate = stream.codec_context.sample_rate
         # Planar float at the stream's own rate: a format conversion only, no resampling.
         resampler = av.AudioResampler(format="fltp", rate=rate)
+        pending: list[np.ndarray] = []
+        size = 0
         try:
             for frame in container.decode(stream):
                 for converted in resampler.resample(frame):
-                    yield converted.to_ndarray().mean(axis=0, dtype=np.float32), rate
-            for converted in resampler.resample(None):
-                yield converted.to_ndarray().mean(axis=0, dtype=np.float32), rate
+                    pending.append(converted.to_ndarray())
+                    size += converted.samples
+                if size >= seconds * rate:
+                    yield np.concatenate(pending, axis=1).mean(axis=0, dtype=np.float32), rate
+                    pending, size = [], 0
+            pending += [converted.to_ndarray() for converted in resampler.resample(None)]
         except av.error.FFmpegError as error:
             raise InputError(f"audio could not be decoded: {error}", path) from None
+        if pending:
+            yield np.concatenate(pending, axis=1).mean(axis=0, dtype=np.float32), rate
 
 
 def decode_audio(path: Path, source_out: Path, analysis_out: Path, duration_hint: float = 0.0) -> tuple[int, float]:
