@@ -82,3 +82,18 @@ def read_analysis(path: Path, start: float = 0.0, end: float | None = None) -> n
     stop = None if end is None else round(end * ANALYSIS_RATE)
     data, _ = sf.read(path, start=round(start * ANALYSIS_RATE), stop=stop, dtype="float32")
     return data
+
+
+def load_audio(path: Path) -> np.ndarray:
+    """Any media file's first audio track as 16 kHz mono float32 (for short files and tests)."""
+    import soxr
+
+    resampler = None
+    parts = []
+    for block, rate in iter_mono_blocks(path):
+        resampler = resampler or soxr.ResampleStream(rate, ANALYSIS_RATE, 1, dtype="float32")
+        parts.append(resampler.resample_chunk(block))
+    if resampler is None:
+        raise InputError("the audio track holds no samples", path)
+    parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    return np.concatenate(parts)

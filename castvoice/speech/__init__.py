@@ -1,0 +1,1 @@
+"""Hearing the movie: voice activity, speech recognition, forced alignment and speakers."""
