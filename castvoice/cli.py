@@ -54,12 +54,21 @@ def ingest(
     subs: Annotated[Optional[Path], typer.Option("--subs", help="Subtitles: SRT, WebVTT or ASS/SSA.")] = None,
     script: Annotated[Optional[Path], typer.Option("--script", help="Screenplay: Fountain or plain text.")] = None,
     subs_offset: Annotated[float, typer.Option("--subs-offset", help="Seconds added to every subtitle time.")] = 0.0,
-    workspace: WorkspaceOption = None,
+    language: Annotated[Optional[str], typer.Option("--language", help="Spoken language (default: detected).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Speech recognition model when there are no subtitles.")] = "base",
+    num_speakers: Annotated[Optional[int], typer.Option("--num-speakers", help="Speakers in the movie, if known.")] = None,
+    text_only: Annotated[bool, typer.Option("--text-only", help="Subtitle path only: no alignment, diarization or voice naming.")] = False,
+    workspace: Annotated[
+        Optional[Path],
+        typer.Option("--workspace", "-w", envvar=ENV_VAR, help="Workspace folder (default: ./castvoice-work/<movie name>)."),
+    ] = None,
 ) -> None:
-    """Create or update a movie's workspace: decode audio, read subtitles and screenplay, name lines."""
+    """Create or update a movie's workspace: decode audio, read or recognise the lines, align their
+    words, find the speakers and name the lines."""
     from castvoice.ingest import ingest as run_ingest
 
-    result = run_ingest(movie, subs, script, subs_offset, workspace)
+    result = run_ingest(movie, subs, script, subs_offset, workspace, language=language, asr_model=model,
+                        num_speakers=num_speakers, text_only=text_only)
     stdout.print(f"workspace: {result.workspace.root}")
     stdout.print(f"stages run: {', '.join(result.ran) or 'none'}; up to date: {', '.join(result.skipped) or 'none'}")
 
@@ -94,10 +103,11 @@ def lines(
     if as_json:
         _print_json([asdict(r) for r in rows])
         return
-    table = Table("id", "start", "end", "text", "source", "confidence")
+    table = Table("id", "start", "end", "text", "source", "confidence", "speaker", "flag")
     for r in rows:
         conf = "" if r.confidence is None else f"{r.confidence:.2f}"
-        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.text, r.source or "", conf)
+        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.text, r.source or "", conf,
+                      r.speaker or "", r.flag or "")
     stdout.print(table)
 
 
@@ -117,6 +127,71 @@ def clips(
     written = cut_clips(open_existing(workspace), name, out)
     seconds = sum(c.end - c.start for c in written)
     stdout.print(f"{len(written)} clips ({seconds:.1f} s) in {out}; index: {out / 'clips.jsonl'}")
+
+
+@app.command()
+def speakers(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """The anonymous speakers diarization found, with speaking time and a sample clip to listen to."""
+    from castvoice.speech.finding import speakers as list_speakers
+    from castvoice.workspace import open_existing
+
+    rows = list_speakers(open_existing(workspace))
+    if as_json:
+        _print_json([asdict(r) for r in rows])
+        return
+    table = Table("speaker", "name", "seconds", "turns", "lines", "sample")
+    for r in rows:
+        table.add_row(r.label, r.name or "", f"{r.seconds:.1f}", str(r.turns), str(r.lines), r.sample)
+    stdout.print(table)
+
+
+@app.command()
+def name(
+    speaker: Annotated[str, typer.Argument(help="A speaker label from `castvoice speakers` (e.g. SPEAKER_01).")],
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Name an anonymous speaker; its lines that nothing stronger named take the name."""
+    from castvoice.speech.finding import name_speaker
+    from castvoice.workspace import open_existing
+
+    changed = name_speaker(open_existing(workspace), speaker, character)
+    stdout.print(f"{speaker} is {character}: {changed} lines named")
+
+
+def _span(text: str) -> tuple[float, float]:
+    try:
+        start, end = (float(part) for part in text.split("-", 1))
+    except ValueError:
+        raise CastvoiceError(f"--at takes START-END in seconds, e.g. 61.5-64.5, not {text!r}") from None
+    if end <= start:
+        raise CastvoiceError(f"--at {text}: the end must come after the start")
+    return start, end
+
+
+@app.command()
+def enroll(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    at: Annotated[Optional[list[str]], typer.Option("--at", help="Movie time START-END (seconds) where the character speaks; repeatable.")] = None,
+    sample: Annotated[Optional[Path], typer.Option("--sample", help="A recording of the character's voice.")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Voice similarity a line needs.")] = 0.6,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Label every line whose voice matches an example, each with its similarity."""
+    from castvoice.speech.finding import enroll as run_enroll
+    from castvoice.workspace import open_existing
+
+    matches = run_enroll(open_existing(workspace), character, [_span(a) for a in at or []], sample, threshold)
+    if as_json:
+        _print_json([asdict(m) for m in matches])
+        return
+    table = Table("id", "start", "end", "similarity", "named", "text")
+    for m in matches:
+        table.add_row(str(m.line_id), f"{m.start:.2f}", f"{m.end:.2f}", f"{m.similarity:.2f}",
+                      "yes" if m.named else "kept", m.text)
+    stdout.print(table)
+    stdout.print(f"{sum(m.named for m in matches)} lines named {character}")
 
 
 @models_app.command("assemble")

@@ -23,11 +23,11 @@ from castvoice.media.decode import decode_audio
 from castvoice.media.embedded import read_embedded_dialogue
 from castvoice.media.probe import MediaInfo, probe
 from castvoice.text.attribution import attribute
-from castvoice.text.normalize import display_name
 from castvoice.text.screenplay import read_screenplay
 from castvoice.text.subtitles import read_subtitles, track_from_dialogue
 from castvoice.text.types import Cue, DialogueBlock, Screenplay, SubtitleTrack
 from castvoice.workspace import Workspace, db, default_for_movie
+from castvoice.workspace.names import drop_unused_characters, name_line, weaker_sources
 
 ATTRIBUTION_VERSION = "1"
 
@@ -98,8 +98,15 @@ def ingest(
     script: Path | None = None,
     subs_offset: float = 0.0,
     workspace: Path | None = None,
+    *,
+    language: str | None = None,
+    asr_model: str = "base",
+    num_speakers: int | None = None,
+    text_only: bool = False,
 ) -> IngestResult:
-    """Create or update the workspace for `movie`; see the module docstring."""
+    """Create or update the workspace for `movie`; see the module docstring.
+
+    With `text_only`, only the subtitle path runs (no alignment, diarization or voice naming)."""
     movie = Path(movie).resolve()
     info = probe(movie)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
@@ -107,18 +114,34 @@ def ingest(
     script_fp = _digest("script", _file_digest(script)) if script else _digest("none")
     for warning in track.warnings if track else []:
         log.warning(warning)
-    if track is None:
+    if track is None and text_only:
         log.warning("%s: no subtitles given and none embedded; pass --subs FILE to find lines", movie)
+    elif track is None:
+        log.info("%s: no subtitles given and none embedded; the lines come from speech recognition", movie)
+        subs_fp = _digest("asr", asr_model, language)
 
     ws = Workspace(workspace or default_for_movie(movie))
     stat = movie.stat()
     media_fp = _digest(movie, stat.st_size, stat.st_mtime_ns)
+    lines_fp = _digest(media_fp, subs_fp)
+    attribution_fp = _digest(lines_fp, script_fp, ATTRIBUTION_VERSION)
     stages = [
         Stage("media", media_fp, lambda ws: _media_stage(ws, info)),
-        Stage("subtitles", _digest(media_fp, subs_fp), lambda ws: _subtitle_stage(track)),
+        Stage("lines", lines_fp, lambda ws: _lines_stage(ws, track, asr_model, language, text_only)),
         Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
-        Stage("attribution", _digest(media_fp, subs_fp, script_fp, ATTRIBUTION_VERSION), _attribution_stage),
+        Stage("attribution", attribution_fp, _attribution_stage),
     ]
+    if not text_only:
+        from castvoice.speech import stages as speech
+
+        alignment_fp = _digest(lines_fp, language, speech.ALIGNMENT_VERSION)
+        diarization_fp = _digest(media_fp, num_speakers, speech.DIARIZATION_VERSION)
+        stages += [
+            Stage("alignment", alignment_fp, lambda ws: speech.alignment_stage(ws, language)),
+            Stage("diarization", diarization_fp, lambda ws: speech.diarization_stage(ws, num_speakers)),
+            Stage("voices", _digest(alignment_fp, diarization_fp, attribution_fp, speech.VOICES_VERSION),
+                  speech.voices_stage),
+        ]
     created = _outermost_missing(ws.root)
     with ws.exclusive():
         try:
@@ -160,33 +183,41 @@ def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:
     return write
 
 
-def character_id(conn: sqlite3.Connection, name: str) -> int:
-    """The id of a character, created on first use; names match case-insensitively."""
-    conn.execute("INSERT OR IGNORE INTO characters (name) VALUES (?)", (display_name(name),))
-    return conn.execute("SELECT id FROM characters WHERE name = ?", (display_name(name),)).fetchone()[0]
+def _lines_stage(
+    ws: Workspace, track: SubtitleTrack | None, asr_model: str, language: str | None, text_only: bool
+) -> Writer:
+    """Lines from the subtitles, or from speech recognition when the movie has none."""
+    if track is None and text_only:
+        track, source = SubtitleTrack(), "nothing (no subtitles)"
+    elif track is None:
+        from castvoice.speech.asr import transcribe_file
 
+        transcript = transcribe_file(ws.analysis_audio, model=asr_model, language=language)
+        track = SubtitleTrack(cues=[Cue(s.start, s.end, s.text.strip()) for s in transcript.segments if s.text.strip()])
+        source = f"speech recognition ({asr_model}, language {transcript.language})"
+        language = transcript.language
+    else:
+        source = "subtitles"
 
-def _subtitle_stage(track: SubtitleTrack | None) -> Writer:
     def write(conn: sqlite3.Connection) -> dict:
         conn.execute("DELETE FROM lines")
         conn.execute("DELETE FROM sound_events")
-        cues = track.cues if track else []
-        for cue in cues:
-            named = character_id(conn, cue.speaker) if cue.speaker else None
-            conn.execute(
-                "INSERT INTO lines (start, end, text, speaker_hint, character_id, name_source, confidence)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (cue.start, cue.end, cue.text, cue.speaker, named,
-                 "subtitle" if named else None, 1.0 if named else None),
-            )
-        for event in track.events if track else []:
-            conn.execute(
-                "INSERT INTO sound_events (start, end, description) VALUES (?, ?, ?)",
-                (event.start, event.end, event.description),
-            )
-        _drop_unused_characters(conn)
-        return {"lines": len(cues), "sound_events": len(track.events) if track else 0,
-                "named_by_subtitles": sum(1 for c in cues if c.speaker)}
+        for cue in track.cues:
+            line_id = conn.execute(
+                "INSERT INTO lines (start, end, cue_start, cue_end, text, speaker_hint) VALUES (?, ?, ?, ?, ?, ?)",
+                (cue.start, cue.end, cue.start, cue.end, cue.text, cue.speaker),
+            ).lastrowid
+            if cue.speaker:
+                name_line(conn, line_id, cue.speaker, "subtitle", 1.0)
+        conn.executemany(
+            "INSERT INTO sound_events (start, end, description) VALUES (?, ?, ?)",
+            [(e.start, e.end, e.description) for e in track.events],
+        )
+        drop_unused_characters(conn)
+        if language:
+            db.set_setting(conn, "language", language)
+        return {"lines": len(track.cues), "from": source, "sound_events": len(track.events),
+                "named_by_subtitles": sum(1 for c in track.cues if c.speaker)}
 
     return write
 
@@ -206,8 +237,12 @@ def _screenplay_stage(screenplay: Screenplay | None) -> Writer:
 
 def _attribution_stage(ws: Workspace) -> Writer:
     conn = ws.conn
-    lines = conn.execute("SELECT id, start, end, text FROM lines WHERE name_source IS NULL"
-                         " OR name_source = 'screenplay' ORDER BY start, id").fetchall()
+    renamable = weaker_sources("screenplay")
+    lines = conn.execute(
+        f"SELECT id, start, end, text FROM lines WHERE name_source IS NULL"
+        f" OR name_source IN ({','.join('?' * len(renamable))}) ORDER BY start, id",
+        renamable,
+    ).fetchall()
     blocks = [DialogueBlock(r["character"], r["text"], r["scene"], r["parenthetical"])
               for r in conn.execute("SELECT * FROM script_blocks ORDER BY id")]
     results = attribute([Cue(r["start"], r["end"], r["text"]) for r in lines], blocks)
@@ -215,20 +250,8 @@ def _attribution_stage(ws: Workspace) -> Writer:
     def write(conn: sqlite3.Connection) -> dict:
         named = 0
         for row, found in zip(lines, results):
-            if found.character is None:
-                conn.execute("UPDATE lines SET character_id = NULL, name_source = NULL, confidence = ?"
-                             " WHERE id = ?", (round(found.confidence, 3) if blocks else None, row["id"]))
-                continue
-            named += 1
-            conn.execute(
-                "UPDATE lines SET character_id = ?, name_source = 'screenplay', confidence = ? WHERE id = ?",
-                (character_id(conn, found.character), round(found.confidence, 3), row["id"]),
-            )
-        _drop_unused_characters(conn)
+            named += name_line(conn, row["id"], found.character, "screenplay", found.confidence) and bool(found.character)
+        drop_unused_characters(conn)
         return {"considered": len(lines), "named_by_screenplay": named}
 
     return write
-
-
-def _drop_unused_characters(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM characters WHERE id NOT IN (SELECT character_id FROM lines WHERE character_id IS NOT NULL)")

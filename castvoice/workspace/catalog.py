@@ -22,8 +22,11 @@ class LineRecord:
     end: float
     text: str
     character: str | None
-    source: str | None  # what named the line: subtitle, screenplay
+    source: str | None  # what named the line: subtitle, manual, screenplay, enroll, speaker, voice
     confidence: float | None
+    speaker: str | None = None  # the diarized speaker covering most of the line
+    voice_similarity: float | None = None  # to the character's voice, where known
+    flag: str | None = None  # e.g. the voice sounds like another character
 
 
 def characters(ws: Workspace) -> list[CharacterSummary]:
@@ -39,8 +42,9 @@ def characters(ws: Workspace) -> list[CharacterSummary]:
 def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:
     """A character's lines in film order (the name matches case-insensitively); None: every line."""
     query = (
-        "SELECT l.id, l.start, l.end, l.text, c.name AS character, l.name_source, l.confidence"
-        " FROM lines l LEFT JOIN characters c ON c.id = l.character_id"
+        "SELECT l.id, l.start, l.end, l.text, c.name AS character, l.name_source, l.confidence,"
+        " s.label AS speaker, l.voice_similarity, l.flag"
+        " FROM lines l LEFT JOIN characters c ON c.id = l.character_id LEFT JOIN speakers s ON s.id = l.speaker_id"
     )
     if name is None:
         rows = ws.conn.execute(query + " ORDER BY l.start, l.id").fetchall()
@@ -50,7 +54,8 @@ def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:
             raise CastvoiceError(f"no character named {name!r} (known: {known})", ws.root)
         rows = ws.conn.execute(query + " WHERE c.name = ? COLLATE NOCASE ORDER BY l.start, l.id", (name,)).fetchall()
     return [
-        LineRecord(r["id"], r["start"], r["end"], r["text"], r["character"], r["name_source"], r["confidence"])
+        LineRecord(r["id"], r["start"], r["end"], r["text"], r["character"], r["name_source"], r["confidence"],
+                   r["speaker"], r["voice_similarity"], r["flag"])
         for r in rows
     ]
 

