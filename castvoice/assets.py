@@ -21,6 +21,7 @@ KOKORO_JS_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f
 WHISPER_BASE_BYTES = 145_217_532
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+SILERO_VAD_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
 
 
 def cache_dir() -> Path:
@@ -86,7 +87,7 @@ def kokoro_voices() -> Path:
 
 
 def _package_data(package: str) -> Path:
-    """The `data` folder that a model-only package ships."""
+    """The `data` folder a package ships, found without importing the package."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise CastvoiceError(f"the package {package.replace('_', '-')} is not installed; run `make setup`")
@@ -128,11 +129,21 @@ def whisper_tiny_en() -> Path:
     return get_model_path()
 
 
+@cache
+def silero_vad() -> Path:
+    """Silero VAD v6.2 (16 kHz, whole-sequence ONNX) from the silero-vad package, sha256-checked."""
+    model = _package_data("silero_vad") / "silero_vad_16k_sequence.onnx"
+    if not model.is_file() or sha256_file(model) != SILERO_VAD_SHA256:
+        raise CastvoiceError("Silero VAD model missing or not the pinned version (silero-vad==6.2.3)", model)
+    return model
+
+
 ASSETS = {
     "kokoro-model": kokoro_model,
     "kokoro-voices": kokoro_voices,
     "whisper-base": whisper_base,
     "whisper-tiny.en": whisper_tiny_en,
+    "silero-vad": silero_vad,
 }
 
 

@@ -71,7 +71,7 @@ def inputs(tmp_path_factory) -> Path:
 def small_workspace(inputs, tmp_path_factory) -> Path:
     """The tone movie ingested with subtitles and screenplay (copy it; never change it)."""
     root = tmp_path_factory.mktemp("ws") / "tone"
-    castvoice("ingest", inputs / "tone.mkv", "--subs", inputs / "good.srt",
+    castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", inputs / "good.srt",
               "--script", inputs / "good.screenplay.txt", "-w", root)
     with closing(sqlite3.connect(root / "castvoice.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM lines WHERE character_id IS NOT NULL").fetchone()[0] == 2
@@ -132,8 +132,8 @@ def test_bad_input_leaves_an_existing_workspace_untouched(inputs, small_workspac
 def test_the_workspace_still_works_after_a_refused_ingest(inputs, small_workspace, tmp_path):
     root = tmp_path / "ws"
     shutil.copytree(small_workspace, root)
-    castvoice("ingest", inputs / "spoiled.mkv", "--subs", inputs / "good.srt", "-w", root, check=False)
-    again = castvoice("ingest", inputs / "tone.mkv", "--subs", inputs / "good.srt",
+    castvoice("ingest", "--text-only", inputs / "spoiled.mkv", "--subs", inputs / "good.srt", "-w", root, check=False)
+    again = castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", inputs / "good.srt",
                       "--script", inputs / "good.screenplay.txt", "-w", root)
     assert "up to date: media, subtitles, screenplay, attribution" in again.stdout
     names = [row["name"] for row in json.loads(castvoice("characters", "--json", "-w", root).stdout)]
@@ -149,7 +149,7 @@ def test_cues_past_the_end_are_clamped_or_dropped_with_a_warning(inputs, tmp_pat
         "4\n00:00:02,500 --> 00:00:04,000\nLEO: Starts after the end.\n"
     )
     root = tmp_path / "ws"
-    done = castvoice("ingest", inputs / "tone.mkv", "--subs", subs, "-w", root, check=False)
+    done = castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", subs, "-w", root, check=False)
     assert done.returncode == 0, done.stderr
     assert "error" not in done.stderr.lower()
     warnings = [line for line in done.stderr.splitlines() if "long.srt" in line]

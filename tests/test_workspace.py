@@ -41,7 +41,7 @@ def workspaces(movie, tmp_path_factory) -> dict[str, Path]:
     made = {}
     for speaker in ("Leo", "Mia"):
         made[speaker] = folder / speaker.lower()
-        castvoice("ingest", movie, "--subs", _subs(folder, speaker), "-w", made[speaker])
+        castvoice("ingest", "--text-only", movie, "--subs", _subs(folder, speaker), "-w", made[speaker])
     return made
 
 
@@ -106,7 +106,7 @@ def test_w_naming_a_folder_that_is_not_a_workspace_is_an_error(tmp_path):
 
 def test_ingest_without_w_creates_the_workspace_under_the_current_folder(movie, tmp_path):
     cwd = tmp_path.resolve()
-    done = castvoice("ingest", movie, "--subs", _subs(tmp_path, "Leo"), cwd=cwd)
+    done = castvoice("ingest", "--text-only", movie, "--subs", _subs(tmp_path, "Leo"), cwd=cwd)
     root = cwd / "castvoice-work" / movie.stem
     assert (root / DB_NAME).is_file()
     assert (root / "audio" / "source.flac").is_file()
@@ -182,8 +182,8 @@ def test_a_second_writer_is_refused_while_the_workspace_is_locked(workspaces, mo
     subs = _subs(tmp_path, "Mia")
     with Workspace(root).exclusive():
         before = snapshot(root)
-        line = error_line(castvoice("ingest", movie, "--subs", subs, "-w", root, check=False), root.name)
+        line = error_line(castvoice("ingest", "--text-only", movie, "--subs", subs, "-w", root, check=False), root.name)
         assert "another castvoice process" in line
         assert snapshot(root) == before
-    castvoice("ingest", movie, "--subs", subs, "-w", root)  # the lock is free again
+    castvoice("ingest", "--text-only", movie, "--subs", subs, "-w", root)  # the lock is free again
     assert _cast(castvoice("characters", "--json", "-w", root)) == ["Mia"]

@@ -84,16 +84,19 @@ def read_analysis(path: Path, start: float = 0.0, end: float | None = None) -> n
     return data
 
 
-def load_audio(path: Path) -> np.ndarray:
-    """Any media file's first audio track as 16 kHz mono float32 (for short files and tests)."""
+def iter_analysis_blocks(path: Path, seconds: float = 30.0) -> Iterator[np.ndarray]:
+    """Yield the first audio track as 16 kHz mono float32 blocks of about `seconds` each."""
     import soxr
 
     resampler = None
-    parts = []
-    for block, rate in iter_mono_blocks(path):
+    for block, rate in iter_mono_blocks(path, seconds):
         resampler = resampler or soxr.ResampleStream(rate, ANALYSIS_RATE, 1, dtype="float32")
-        parts.append(resampler.resample_chunk(block))
+        yield resampler.resample_chunk(block)
     if resampler is None:
         raise InputError("the audio track holds no samples", path)
-    parts.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    return np.concatenate(parts)
+    yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def load_audio(path: Path) -> np.ndarray:
+    """Any media file's first audio track as 16 kHz mono float32 (for short files and tests)."""
+    return np.concatenate(list(iter_analysis_blocks(path, seconds=1.0)))

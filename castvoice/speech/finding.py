@@ -27,16 +27,18 @@ def _encoder():
     return get_encoder(ENCODER)
 
 
-def embed_lines(ws: Workspace) -> tuple[dict[int, np.ndarray], str]:
+def embed_lines(ws: Workspace, batch: int = 32) -> tuple[dict[int, np.ndarray], str]:
     """A voice embedding of every line, from the analysis audio."""
     rows = ws.conn.execute("SELECT id, start, end FROM lines ORDER BY start, id").fetchall()
     encoder = _encoder()
     vectors: dict[int, np.ndarray] = {}
     with progress() as bar:
         task = bar.add_task("embedding voices", total=len(rows))
-        for row in rows:
-            vectors[row["id"]] = encoder.embed(read_analysis(ws.analysis_audio, row["start"], row["end"]))
-            bar.advance(task)
+        for first in range(0, len(rows), batch):
+            chunk = rows[first : first + batch]
+            clips = [read_analysis(ws.analysis_audio, r["start"], r["end"]) for r in chunk]
+            vectors.update(zip((r["id"] for r in chunk), encoder.embed_many(clips)))
+            bar.advance(task, len(chunk))
     return vectors, ENCODER
 
 

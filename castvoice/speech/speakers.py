@@ -46,7 +46,7 @@ def torch_threads() -> int:
     """Threads for CPU inference: the cores this process may use, at most four."""
     import os
 
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    return int(os.environ.get("CV_THREADS", 0)) or max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 class CAMPlusPlus:

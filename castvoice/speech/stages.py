@@ -32,16 +32,17 @@ def _language(ws: Workspace, requested: str | None) -> str:
 
     rows = ws.conn.execute("SELECT start, end FROM lines ORDER BY start LIMIT 20").fetchall()
     audio = np.concatenate([read_analysis(ws.analysis_audio, r["start"], r["end"]) for r in rows] or [np.zeros(0, np.float32)])
-    language = detect_language(audio[: 30 * 16_000]) if len(audio) else "en"
+    language = detect_language(audio[: 30 * 16_000])[0] if len(audio) else "en"
     log.info("spoken language detected: %s", language)
     return language
 
 
 def alignment_stage(ws: Workspace, requested_language: str | None):
     """Align every line's text to its audio; the line then spans its first to last word."""
-    from castvoice.speech.align import align_segments
+    from castvoice.speech.align import aligner_for
 
     language = _language(ws, requested_language)
+    aligner = aligner_for(language)
     rows = ws.conn.execute("SELECT id, cue_start, cue_end, text FROM lines ORDER BY cue_start, id").fetchall()
     duration = media_duration(ws)
     aligned: dict[int, list[Word]] = {}
@@ -52,7 +53,7 @@ def alignment_stage(ws: Workspace, requested_language: str | None):
             finish = min(duration, batch[-1]["cue_end"] + ALIGN_PAD)
             audio = read_analysis(ws.analysis_audio, begin, finish)
             spans = [(r["cue_start"] - begin, r["cue_end"] - begin, r["text"]) for r in batch]
-            for row, words in zip(batch, align_segments(audio, spans, pad=ALIGN_PAD, language=language)):
+            for row, words in zip(batch, aligner.align_segments(audio, spans, pad=ALIGN_PAD)):
                 aligned[row["id"]] = [Word(w.start + begin, w.end + begin, w.text) for w in words]
             bar.advance(task, len(batch))
 
@@ -145,14 +146,12 @@ def voices_stage(ws: Workspace):
 
 def _assign_speakers(conn: sqlite3.Connection) -> None:
     """Give each line the diarized speaker that covers most of it."""
-    conn.execute(
-        """
-        UPDATE lines SET speaker_id = (
-            SELECT t.speaker_id FROM turns t
-            WHERE t.end > lines.start AND t.start < lines.end
-            GROUP BY t.speaker_id
-            ORDER BY SUM(MIN(t.end, lines.end) - MAX(t.start, lines.start)) DESC
-            LIMIT 1
-        )
-        """
-    )
+    turns = conn.execute("SELECT start, end, speaker_id FROM turns ORDER BY start").fetchall()
+    for line in conn.execute("SELECT id, start, end FROM lines").fetchall():
+        cover: dict[int, float] = {}
+        for t in turns:
+            shared = min(t["end"], line["end"]) - max(t["start"], line["start"])
+            if shared > 0:
+                cover[t["speaker_id"]] = cover.get(t["speaker_id"], 0.0) + shared
+        speaker = max(cover, key=cover.get) if cover else None
+        conn.execute("UPDATE lines SET speaker_id = ? WHERE id = ?", (speaker, line["id"]))
