@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from castvoice.bench.align import _joined, boundary_errors, references
+from castvoice.bench.align import boundary_errors, joined, references
 from castvoice.errors import InputError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.speech.align import align_command, alignment_words, get_aligner
@@ -103,7 +103,9 @@ def test_ipa_to_arpabet_handles_marks_diphthongs_and_syllabic_consonants():
 
 
 def test_alignment_words_normalise_text():
-    assert alignment_words("“Don’t!” [laughs] she said, <noise> rock-and-roll.") == ["don't", "she", "said", "rock", "and", "roll"]
+    assert alignment_words("“Don’t!” [laughs] she said, <noise> rock-and-roll.") == (
+        ["don't", "she", "said", "rock", "and", "roll"]
+    )
     assert alignment_words("In 1984 the 3rd of 12,000 cost 2.5", spell_numbers=True) == (
         "in nineteen eighty four the third of twelve thousand cost two point five".split()
     )
@@ -121,7 +123,10 @@ def test_textgrid_and_json_round_trip(sphinx, timit, tmp_path):
     assert [label for label in labels if label] == [w.text for w in words]
     assert labels[0] == "" and grid.maxTimestamp == 3.0  # silences are empty intervals
     back = read_textgrid(grid_path)
-    assert [(w.text, [p.label for p in w.phones]) for w in back] == [(w.text, [p.label for p in w.phones]) for w in words]
+    def labelled(ws):
+        return [(w.text, [p.label for p in w.phones]) for w in ws]
+
+    assert labelled(back) == labelled(words)
     assert max(abs(a.start - b.start) for a, b in zip(back, words)) < 0.001
     write_alignment_json(words, json_path)
     data = json.loads(json_path.read_text())
@@ -137,8 +142,8 @@ def test_mfa_reference_textgrids_are_read_with_phones():
     assert [p.label for p in words[1].phones] == ["S", "OW1"]
 
 
-def test_subtitles_with_late_times_still_find_the_words(jfk_words, tmp_path):
-    late = 0.3
+@pytest.mark.parametrize("late", [0.3, -0.3, 0.5, -0.5])  # 0.5: beyond the default pad
+def test_subtitles_with_shifted_times_still_find_the_words(jfk_words, tmp_path, late):
     first, second = jfk_words[:5], jfk_words[5:]
     srt = tmp_path / "jfk.srt"
     srt.write_text(
@@ -151,8 +156,8 @@ def test_subtitles_with_late_times_still_find_the_words(jfk_words, tmp_path):
     assert align_command(JFK, srt, out) == len(jfk_words)
     found = json.loads(out.read_text())["words"]
     assert [w["word"] for w in found] == [w.text for w in jfk_words]
-    for expected, got in zip(jfk_words, found):
-        assert abs(got["start"] - expected.start) < 0.08 and abs(got["end"] - expected.end) < 0.08, (expected, got)
+    errors = np.array([[got["start"] - want.start, got["end"] - want.end] for want, got in zip(jfk_words, found)])
+    assert (np.abs(errors) <= 0.08).mean() >= 0.9 and np.abs(errors).max() <= 0.2, errors
 
 
 def test_plain_text_file_to_textgrid(tmp_path, jfk_words):
@@ -166,7 +171,7 @@ def test_plain_text_file_to_textgrid(tmp_path, jfk_words):
 def test_long_audio_is_aligned_window_by_window(sphinx):
     """Three MFA recordings end to end (77 s): longer than one window."""
     refs = [r for r in references(EVAL) if r.name.startswith("mfa_alignment/")]
-    audio, reference = _joined(refs)
+    audio, reference = joined(refs)
     assert len(audio) / ANALYSIS_RATE > 60
     words = sphinx.align(audio, " ".join(w.text for w in reference))
     assert len(words) == len(reference)
@@ -186,16 +191,27 @@ def test_whisper_aligns_any_language_in_order(jfk_words):
     assert np.median(offsets) < 0.15
 
 
+GERMAN_TEXT = (  # what is spoken from 30 s on in multilingual.mp3
+    "Jeden, der diese Software und die dazugehörigen Dokumentationsdateien erhält, wird hiermit unentgeltlich die "
+    "Genehmigung erteilt, mit der Software uneingeschränkt zu verfahren. Dies umfasst insbesondere das Recht, die "
+    "Software zu verwenden, zu vervielfältigen, zu modifizieren, zusammenzufügen, zu veröffentlichen, zu verteilen, "
+    "unterzulizenzieren und oder Kopien der Software zu verkaufen und diese Rechte unter folgenden Bedingungen "
+    "anderen zu übertragen."
+)
+
+
 def test_german_speech_with_the_whisper_aligner():
     from castvoice.speech.align import aligner_for
 
-    audio = load_audio(EVAL / "fasterwhisper_tests" / "multilingual.mp3")[32 * ANALYSIS_RATE :]
-    text = "Ich bin ein Berliner und das ist ein Test"  # words need not all be spoken: order and bounds still hold
+    audio = load_audio(EVAL / "fasterwhisper_tests" / "multilingual.mp3")[30 * ANALYSIS_RATE :]
     aligner = aligner_for("de")
     assert aligner.name == "whisper"
-    words = aligner.align(audio, text, start=32.0)
-    assert [w.text for w in words] == alignment_words(text)
-    assert all(32.0 <= w.start < w.end <= 32.0 + len(audio) / ANALYSIS_RATE for w in words)
+    words = aligner.align(audio, GERMAN_TEXT, start=30.0)
+    assert [w.text for w in words] == alignment_words(GERMAN_TEXT)
+    assert all(30.0 <= w.start < w.end <= 30.0 + len(audio) / ANALYSIS_RATE for w in words)
+    ends = {w.text: w.end for w in words}  # words said once, each before a pause; times from a Whisper transcription
+    for word, heard in {"erhält": 35.8, "verfahren": 41.3, "recht": 44.2, "übertragen": 59.5}.items():
+        assert abs(ends[word] - heard) < 0.25, (word, ends[word])
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_the_workspace_still_works_after_a_refused_ingest(inputs, small_workspac
     castvoice("ingest", "--text-only", inputs / "spoiled.mkv", "--subs", inputs / "good.srt", "-w", root, check=False)
     again = castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", inputs / "good.srt",
                       "--script", inputs / "good.screenplay.txt", "-w", root)
-    assert "up to date: media, subtitles, screenplay, attribution" in again.stdout
+    assert "up to date: media, lines, screenplay, attribution" in again.stdout
     names = [row["name"] for row in json.loads(castvoice("characters", "--json", "-w", root).stdout)]
     assert sorted(names) == ["Leo", "Mia"]
 

@@ -66,7 +66,7 @@ def wer_datasets() -> dict[str, list[tuple[Path, str]]]:
     }
 
 
-def _errors(references: list[str], hypotheses: list[str]) -> tuple[int, int]:
+def count_errors(references: list[str], hypotheses: list[str]) -> tuple[int, int]:
     """(substitutions + deletions + insertions, reference words) after normalising both sides."""
     import jiwer
 
@@ -93,7 +93,7 @@ def wer_rows(models: tuple[str, ...] = WER_MODELS) -> list[dict]:
             began = time.perf_counter()
             hypotheses = [asr.transcribe(audio).text for audio, _ in pairs]
             seconds = time.perf_counter() - began
-            errors, words = _errors([ref for _, ref in pairs], hypotheses)
+            errors, words = count_errors([ref for _, ref in pairs], hypotheses)
             audio_seconds = sum(len(audio) for audio, _ in pairs) / ANALYSIS_RATE
             rows.append(_wer_row(model, name, len(pairs), audio_seconds, errors, words, seconds))
             total_errors, total_words = total_errors + errors, total_words + words

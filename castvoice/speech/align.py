@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,7 @@ WINDOW_SECONDS = 30.0
 WINDOW_MARGIN = 1 / 6
 MIN_WINDOW_SECONDS = 3.0
 MIN_DURATION = 0.01
+EDGE_SECONDS = 0.03  # words this close to a window's edge may have been cut by it
 SUBTITLE_SUFFIXES = {".srt", ".vtt", ".ass", ".ssa"}
 
 _ANNOTATION = re.compile(r"\[[^\]]*\]|<[^>]*>")
@@ -88,7 +90,7 @@ def _spelled_number(match: re.Match) -> str:
 # ---------------------------------------------------------------------------
 
 
-class WindowedAligner:
+class WindowedAligner(ABC):
     """Alignment of any length from a backend that aligns up to WINDOW_SECONDS at a time.
 
     A backend implements `_words` (text -> the words it aligns), `_align_window` (all words in a
@@ -109,6 +111,9 @@ class WindowedAligner:
     def align_segments(
         self, audio16k: np.ndarray, segments: list[tuple[float, float, str]], pad: float = 0.3
     ) -> list[list[Word]]:
+        """Each span's window reaches `pad` seconds beyond it, but not back past the words of the span
+        before it nor on past the middle of the span after it. When the words run into a window edge
+        that `pad` set, the speech may go on beyond it: that edge moves out by `pad` once more."""
         audio = np.asarray(audio16k, dtype=np.float32)
         duration = len(audio) / ANALYSIS_RATE
         order = sorted(range(len(segments)), key=lambda i: (segments[i][0], segments[i][1]))
@@ -116,17 +121,18 @@ class WindowedAligner:
         previous: list[Word] = []
         for rank, index in enumerate(order):
             start, end, text = segments[index]
-            low, high = max(0.0, start - pad), min(duration, end + pad)
-            if rank > 0:  # never reach past the middle of a neighbouring span
-                before = segments[order[rank - 1]]
-                low = max(low, min(start, (before[0] + before[1]) / 2))
+            floor = max(0.0, min(previous[-1].end, start) if previous else 0.0)
+            ceiling = duration
             if rank + 1 < len(order):
                 after = segments[order[rank + 1]]
-                high = min(high, max(end, (after[0] + after[1]) / 2))
-            if high - low < MIN_DURATION:
-                continue
-            first, last = round(low * ANALYSIS_RATE), round(high * ANALYSIS_RATE)
-            words = self.align(audio[first:last], text, start=first / ANALYSIS_RATE)
+                ceiling = min(ceiling, max(end, (after[0] + after[1]) / 2))
+            low, high = max(floor, start - pad), min(ceiling, end + pad)
+            words = self._align_between(audio, text, low, high)
+            if words:
+                wider_low = max(floor, low - pad) if words[0].start - low < EDGE_SECONDS else low
+                wider_high = min(ceiling, high + pad) if high - words[-1].end < EDGE_SECONDS else high
+                if (wider_low, wider_high) != (low, high):
+                    words = self._align_between(audio, text, wider_low, wider_high)
             if previous and words and words[0].start < previous[-1].end:
                 boundary = (words[0].start + previous[-1].end) / 2
                 _settle(previous, previous[0].start, boundary)
@@ -134,6 +140,13 @@ class WindowedAligner:
             results[index] = words
             previous = words or previous
         return results
+
+    def _align_between(self, audio: np.ndarray, text: str, low: float, high: float) -> list[Word]:
+        """`align` on the audio from `low` to `high` seconds."""
+        if high - low < MIN_DURATION:
+            return []
+        first, last = round(low * ANALYSIS_RATE), round(high * ANALYSIS_RATE)
+        return self.align(audio[first:last], text, start=first / ANALYSIS_RATE)
 
     def _align_span(self, audio: np.ndarray, words: list[str], start: float, window: float) -> list[Word]:
         """Align `words` over `audio` in windows of at most `window` seconds, each cut in the pause after the
@@ -162,19 +175,23 @@ class WindowedAligner:
                 log.warning("no words of the text found in %.1f-%.1f s; skipped", offset, offset + cut)
             piece = max(1, round(cut * ANALYSIS_RATE))
             if count:
-                aligned += self._align_span(audio[position : position + piece], words[next_word : next_word + count], offset, window)
+                chunk, chunk_words = audio[position : position + piece], words[next_word : next_word + count]
+                aligned += self._align_span(chunk, chunk_words, offset, window)
             next_word += count
             position += piece
         return aligned
 
+    @abstractmethod
     def _words(self, text: str) -> list[str]:
-        raise NotImplementedError
+        """The words of `text` as this backend aligns them."""
 
+    @abstractmethod
     def _align_window(self, audio: np.ndarray, words: list[str], start: float) -> list[Word]:
-        raise NotImplementedError
+        """All `words` in a window of at most WINDOW_SECONDS; RuntimeError when no alignment is found."""
 
+    @abstractmethod
     def _fit_prefix(self, audio: np.ndarray, words: list[str], words_per_second: float) -> tuple[int, float]:
-        raise NotImplementedError
+        """How many leading `words` this window surely holds, and where (seconds) to cut it after them."""
 
 
 def _commit(found: list[tuple[float, float]], window_seconds: float) -> tuple[int, float]:
@@ -250,7 +267,7 @@ class PocketsphinxAligner(WindowedAligner):
         return alignment_words(text, spell_numbers=True)
 
     def _align_window(self, audio: np.ndarray, words: list[str], start: float) -> list[Word]:
-        decoder = _pocketsphinx_decoder(tuple(words))
+        decoder = _pocketsphinx_decoder(words)
         pcm = _pcm16(audio)
         decoder.set_align_text(" ".join(words))
         _decode(decoder, pcm)
@@ -280,7 +297,7 @@ class PocketsphinxAligner(WindowedAligner):
     def _fit_prefix(self, audio: np.ndarray, words: list[str], words_per_second: float) -> tuple[int, float]:
         """Decode the window with a grammar that may stop after any word of the text."""
         candidates = words[:PS_MAX_WINDOW_WORDS]
-        decoder = _pocketsphinx_decoder(tuple(candidates))
+        decoder = _pocketsphinx_decoder(candidates)
         final = len(candidates) + 1
         transitions = [(i, i + 1, 1.0, word) for i, word in enumerate(candidates)]
         transitions += [(i, final, 1.0) for i in range(1, final)]
@@ -310,7 +327,7 @@ def _decode(decoder, pcm: bytes) -> None:
     decoder.end_utt()
 
 
-def _pocketsphinx_decoder(words: tuple[str, ...]):
+def _pocketsphinx_decoder(words: list[str]):
     """The process's decoder, with espeak-ng pronunciations added for any of `words` it lacks."""
     decoder = _decoder()
     missing = sorted({w for w in words if decoder.lookup_word(w) is None})

@@ -13,7 +13,7 @@ import numpy as np
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
-from castvoice.speech.types import Segment, Transcript, Word
+from castvoice.speech.types import Segment, SpeechRegion, Transcript, Word
 from castvoice.speech.vad import VadSettings, get_vad, iter_speech_chunks
 
 DEFAULT_MODEL = "base"
@@ -22,6 +22,7 @@ MULTILINGUAL_FALLBACK = "base"
 # the long silence and padding keep Whisper's context around each stretch of speech.
 ASR_VAD = VadSettings(threshold=0.5, min_silence=2.0, min_speech=0.25, pad=0.4)
 CHUNK_SECONDS = 600.0
+WHISPER_WINDOW = 30.0
 
 
 def embedded_models() -> dict[str, Callable[[], Path]]:
@@ -33,6 +34,7 @@ def embedded_models() -> dict[str, Callable[[], Path]]:
 
 class ASRBackend(Protocol):
     name: str
+    english_only: bool
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, words: bool = False) -> Transcript:
         """Transcribe 16 kHz mono float32 audio; `language` None means detect it."""
@@ -50,43 +52,47 @@ class FasterWhisperASR:
     def transcribe(self, audio: np.ndarray, language: str | None = None, words: bool = False) -> Transcript:
         if language is not None and not self.english_only and language not in self._whisper.supported_languages:
             raise CastvoiceError(f"unknown language code {language!r} (use a code such as en, de, fr)")
-        from faster_whisper.transcribe import restore_speech_timestamps
-
         audio = np.asarray(audio, dtype=np.float32)
         duration = len(audio) / ANALYSIS_RATE
-        speech, spans = _speech(audio)
-        if not spans:
+        regions = get_vad().regions(audio, ASR_VAD)
+        if not regions:
             return Transcript(language=language or "", duration=duration)
         probability = None
         if self.english_only and language != "en":
             if language is None:
-                language, probability = _detect(speech)
+                language, probability = _detect(audio, regions)
             if language != "en":
-                _warn_english_only(self.name, language)
+                log.warning("model %s is English-only but the speech is in %r: using the multilingual %s model",
+                            self.name, language, MULTILINGUAL_FALLBACK)
                 result = get_asr(MULTILINGUAL_FALLBACK).transcribe(audio, language, words)
                 result.language_probability = probability or result.language_probability
                 return result
         segments, info = self._whisper.transcribe(
-            speech,
+            audio,
             language=language,
             beam_size=self.beam_size,
             condition_on_previous_text=False,
             word_timestamps=words,
+            clip_timestamps=[t for clip in _clips(regions) for t in clip],
         )
         return Transcript(
             language=info.language,
-            segments=[_segment(s, duration) for s in restore_speech_timestamps(segments, spans, ANALYSIS_RATE)
-                      if s.text.strip()],
+            segments=[_segment(s, duration) for s in segments if s.text.strip()],
             language_probability=probability or info.language_probability,
             duration=duration,
         )
 
 
-def _speech(audio: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-    """The speech of 16 kHz audio joined end to end, and the sample spans it came from (none if silent)."""
-    spans = [{"start": round(r.start * ANALYSIS_RATE), "end": round(r.end * ANALYSIS_RATE)}
-             for r in get_vad().regions(audio, ASR_VAD)]
-    return np.concatenate([audio[s["start"]:s["end"]] for s in spans] or [audio[:0]]), spans
+def _clips(regions: list[SpeechRegion]) -> list[tuple[float, float]]:
+    """Speech regions grouped into the stretches Whisper decodes: no longer than its window unless one
+    region is, so that a window never runs across a long silence (Whisper may skip speech after one)."""
+    clips: list[list[float]] = []
+    for region in regions:
+        if clips and region.end - clips[-1][0] <= WHISPER_WINDOW:
+            clips[-1][1] = region.end
+        else:
+            clips.append([region.start, region.end])
+    return [(start, end) for start, end in clips]
 
 
 def _segment(found, duration: float) -> Segment:
@@ -98,19 +104,16 @@ def _segment(found, duration: float) -> Segment:
     return Segment(min(float(found.start), duration), min(float(found.end), duration), found.text.strip(), words)
 
 
-@cache
-def _warn_english_only(model: str, language: str) -> None:
-    log.warning("model %s is English-only but the speech is in %r: using the multilingual %s model instead",
-                model, language, MULTILINGUAL_FALLBACK)
-
-
 def detect_language(audio: np.ndarray) -> tuple[str | None, float]:
     """The spoken language (code, probability) of 16 kHz audio, from its first 30 s of speech; None if silent."""
-    speech, spans = _speech(np.asarray(audio, dtype=np.float32))
-    return _detect(speech) if spans else (None, 0.0)
+    audio = np.asarray(audio, dtype=np.float32)
+    regions = get_vad().regions(audio, ASR_VAD)
+    return _detect(audio, regions) if regions else (None, 0.0)
 
 
-def _detect(speech: np.ndarray) -> tuple[str, float]:
+def _detect(audio: np.ndarray, regions: list[SpeechRegion]) -> tuple[str, float]:
+    """Language ID by the multilingual model on the speech regions joined end to end."""
+    speech = np.concatenate([audio[round(r.start * ANALYSIS_RATE):round(r.end * ANALYSIS_RATE)] for r in regions])
     language, probability, _ = _load_whisper(MULTILINGUAL_FALLBACK).detect_language(speech)
     return language, float(probability)
 
@@ -172,6 +175,8 @@ def transcribe_file(
             if language is None and part.segments:
                 language = result.language = part.language
                 result.language_probability = part.language_probability
+            if asr.english_only and language not in (None, "en"):
+                asr = get_asr(MULTILINGUAL_FALLBACK)  # it has warned once already
             result.segments += [_shifted(s, chunk.offset) for s in part.segments]
         result.duration = chunk.end
         if on_progress:

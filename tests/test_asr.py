@@ -1,0 +1,166 @@
+"""Speech recognition, voice activity and transcript formats on real recordings with the embedded models."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pysubs2
+import pytest
+import soundfile as sf
+import soxr
+
+from castvoice.bench.asr import JFK_REFERENCE, count_errors
+from castvoice.errors import CastvoiceError
+from castvoice.media.decode import ANALYSIS_RATE, load_audio
+from castvoice.speech.asr import get_asr, transcribe_file
+from castvoice.speech.formats import parse_rttm, render, to_rttm
+from castvoice.speech.types import Turn
+from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
+from conftest import EVAL
+
+JFK = EVAL / "whisper_jfk" / "jfk.flac"
+pytestmark = [
+    pytest.mark.slow,  # loads Whisper base and tiny.en
+    pytest.mark.skipif(not JFK.is_file(), reason="../shared/eval is not present"),
+]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    errors, words = count_errors([reference], [hypothesis])
+    return errors / words
+
+
+@pytest.fixture(scope="module")
+def jfk() -> np.ndarray:
+    return load_audio(JFK)
+
+
+@pytest.fixture(scope="module")
+def jfk_base(jfk):
+    return get_asr("base").transcribe(jfk, words=True)
+
+
+def test_base_transcribes_jfk_with_word_times(jfk, jfk_base):
+    assert jfk_base.language == "en" and jfk_base.language_probability > 0.8
+    assert wer(JFK_REFERENCE, jfk_base.text) <= 0.10
+    words = [w for s in jfk_base.segments for w in s.words]
+    assert len(words) >= 20
+    duration = len(jfk) / ANALYSIS_RATE
+    for before, after in zip(words, words[1:]):
+        assert after.start >= before.start
+    for word in words:
+        assert 0 <= word.start <= word.end <= duration
+    # "country" ends the speech, in the last 1.5 s before the recording ends at 11 s.
+    assert words[-1].text.strip(".").lower() == "country" and words[-1].end > duration - 1.5
+
+
+def test_tiny_en_transcribes_jfk(jfk):
+    transcript = get_asr("tiny.en").transcribe(jfk, language="en")
+    assert wer(JFK_REFERENCE, transcript.text) <= 0.10
+
+
+def test_telephone_band_audio_still_transcribes(jfk):
+    telephone = soxr.resample(soxr.resample(jfk, ANALYSIS_RATE, 8000), 8000, ANALYSIS_RATE).astype(np.float32)
+    assert wer(JFK_REFERENCE, get_asr("base").transcribe(telephone).text) <= 0.20
+
+
+def test_music_and_effects_give_no_text():
+    clip = next((EVAL / "tos_battle_clip").glob("*.webm"))
+    assert speech_regions_file(clip) == []
+    transcript = transcribe_file(clip, "base")
+    assert transcript.segments == [] and transcript.text == ""
+    assert transcript.duration == pytest.approx(70.5, abs=0.2)
+
+
+def test_silence_and_a_fifth_of_a_second_give_empty_transcripts(tmp_path, jfk):
+    silence = np.zeros(5 * ANALYSIS_RATE, np.float32)
+    assert speech_regions(silence) == []
+    assert get_asr("base").transcribe(silence).segments == []
+    short = tmp_path / "short.wav"
+    sf.write(short, jfk[round(0.4 * ANALYSIS_RATE):round(0.6 * ANALYSIS_RATE)], ANALYSIS_RATE)
+    transcript = transcribe_file(short, "base")
+    assert transcript.segments == [] and transcript.duration == pytest.approx(0.2, abs=0.01)
+
+
+def test_english_only_model_falls_back_to_base_for_german(caplog):
+    german = load_audio(EVAL / "fasterwhisper_tests" / "multilingual.mp3")[32 * ANALYSIS_RATE:]
+    with caplog.at_level(logging.WARNING, logger="castvoice"):
+        transcript = get_asr("tiny.en").transcribe(german)
+    assert transcript.language == "de"
+    assert any("English-only" in r.getMessage() for r in caplog.records)
+    german_words = {"der", "die", "und", "software", "nicht", "oder"}
+    assert len(german_words & set(transcript.text.lower().split())) >= 3
+
+
+@pytest.fixture(scope="module")
+def long_recording(tmp_path_factory, jfk):
+    """JFK's sentence eight times, each followed by 12 s of silence (about 3 minutes)."""
+    period = len(jfk) + 12 * ANALYSIS_RATE
+    audio = np.zeros(8 * period, np.float32)
+    for k in range(8):
+        audio[k * period:k * period + len(jfk)] = jfk
+    path = tmp_path_factory.mktemp("long") / "long.flac"
+    sf.write(path, audio, ANALYSIS_RATE)
+    return path, period / ANALYSIS_RATE, len(jfk) / ANALYSIS_RATE
+
+
+def test_long_file_chunks_are_cut_in_silence(long_recording):
+    path, period, speech = long_recording
+    chunks = list(iter_speech_chunks(path, max_seconds=40))
+    assert len(chunks) >= 5
+    for chunk in chunks:
+        assert len(chunk.audio) <= 40 * ANALYSIS_RATE
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.offset == pytest.approx(before.end)
+        assert before.end % period > speech, f"cut at {before.end:.1f} s falls inside speech"
+
+
+def test_long_file_transcribed_in_chunks_lines_up(long_recording):
+    path, period, speech = long_recording
+    done = []
+    transcript = transcribe_file(path, "tiny.en", words=True, chunk_seconds=40, on_progress=done.append)
+    assert len(done) >= 5 and done[-1] == pytest.approx(8 * period, abs=0.05)
+    for k in range(8):
+        start = k * period
+        inside = [s for s in transcript.segments if start - 0.5 <= s.start and s.end <= start + speech + 0.5]
+        assert inside and inside[0].start <= start + 1.0
+        assert wer(JFK_REFERENCE, " ".join(s.text for s in inside)) <= 0.10
+    words = [w for s in transcript.segments for w in s.words]
+    assert all(b.start >= a.start for a, b in zip(words, words[1:]))
+
+
+def test_srt_vtt_and_json_read_back(tmp_path, jfk_base):
+    segments = jfk_base.segments
+    for fmt in ("srt", "vtt"):
+        path = tmp_path / f"jfk.{fmt}"
+        path.write_text(render(jfk_base, fmt))
+        events = pysubs2.load(str(path)).events
+        assert [(e.start, e.end, e.plaintext) for e in events] == [
+            (round(s.start * 1000), round(s.end * 1000), s.text) for s in segments
+        ]
+    document = json.loads(render(jfk_base, "json", words=True))
+    assert document["language"] == "en" and document["text"] == jfk_base.text
+    assert document["duration"] == pytest.approx(11.0, abs=0.01)
+    assert [w["word"] for w in document["segments"][0]["words"]] == [w.text for w in segments[0].words]
+    assert "words" not in json.loads(render(jfk_base, "json"))["segments"][0]
+    assert render(jfk_base, "txt").splitlines() == [s.text for s in segments]
+
+
+def test_rttm_round_trip():
+    turns = [Turn(0.0, 4.25, "Diane"), Turn(3.5, 7.0, "Tom Cole"), Turn(7.5, 9.125, "Diane")]
+    read = parse_rttm(to_rttm(turns, "scene 1"))
+    assert list(read) == ["scene_1"]
+    assert [(t.start, t.end, t.speaker, t.overlap) for t in read["scene_1"]] == [
+        (0.0, 4.25, "Diane", True), (3.5, 7.0, "Tom_Cole", True), (7.5, 9.125, "Diane", False)
+    ]
+
+
+def test_models_that_cannot_load_offline_say_so(tmp_path):
+    with pytest.raises(CastvoiceError, match="needs a download.*base, tiny.en"):
+        get_asr("castvoice-tests/no-such-whisper-model")
+    with pytest.raises(CastvoiceError, match="unknown Whisper model"):
+        get_asr("no-such-size")
+    with pytest.raises(CastvoiceError, match="no model.bin"):
+        get_asr(str(tmp_path))
