@@ -174,7 +174,7 @@ def enroll(
     character: Annotated[str, typer.Argument(help="The character's name.")],
     at: Annotated[Optional[list[str]], typer.Option("--at", help="Movie time START-END (seconds) where the character speaks; repeatable.")] = None,
     sample: Annotated[Optional[Path], typer.Option("--sample", help="A recording of the character's voice.")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="Voice similarity a line needs.")] = 0.6,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="Voice similarity a line needs (default 0.5).")] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:

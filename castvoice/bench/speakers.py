@@ -92,7 +92,7 @@ def _warm_up() -> None:
 
 
 def der_rows() -> list[dict]:
-    """DER and speed per AMI excerpt, per split and overall; then the speakers found on the stereo file."""
+    """DER and speed per AMI excerpt, then accumulated per split and overall."""
     from pyannote.core import Segment, Timeline
 
     from castvoice.bench.ingest import bare_decode_seconds
@@ -134,14 +134,10 @@ def _speed(audio_seconds: float, diarization_seconds: float, decode_seconds: flo
 
 def stereo_row() -> dict:
     """The two-voice stereo file mixed to mono: how many speakers are found (expected 2)."""
-    import soundfile as sf
-
     from castvoice.speech.diarize import diarize
 
     path = eval_root() / "fasterwhisper_tests" / "stereo_diarization.wav"
-    stereo, rate = sf.read(path, dtype="float32")
-    assert rate == ANALYSIS_RATE
-    turns = diarize(stereo.mean(axis=1))
+    turns = diarize(load_audio(path))  # load_audio averages the channels
     found = len({t.speaker for t in turns})
     return {"file": path.name, "expected_speakers": 2, "speakers_found": found, "passed": found == 2,
             "turns": " ".join(f"{t.speaker}:{t.start:.2f}-{t.end:.2f}" for t in turns)}
@@ -149,6 +145,8 @@ def stereo_row() -> dict:
 
 def movie_row() -> dict:
     """The demo film (three Kokoro voices over music, 166 s) through `diarize_file`, decoding included."""
+    from pyannote.core import Segment, Timeline
+
     from castvoice.assets import cache_dir
     from castvoice.bench.ingest import bare_decode_seconds
     from castvoice.demo.film import build
@@ -163,11 +161,11 @@ def movie_row() -> dict:
     began = time.perf_counter()
     turns = diarize_file(movie)
     took = time.perf_counter() - began
+    duration = probe(movie).duration
     scores = _Scores()
-    scores.add(reference, _annotation(turns, "demo"), None)
+    scores.add(reference, _annotation(turns, "demo"), Timeline([Segment(0.0, duration)]))
     return {"file": movie.name, "reference_speakers": len(reference.labels()),
-            "speakers_found": len({t.speaker for t in turns}), **scores.row(),
-            **_speed(probe(movie).duration, took, decode)}
+            "speakers_found": len({t.speaker for t in turns}), **scores.row(), **_speed(duration, took, decode)}
 
 
 def _verification_set() -> tuple[list[str], list[np.ndarray]]:
@@ -218,9 +216,10 @@ def eer_rows(encoders: tuple[str, ...] = ENCODERS) -> list[dict]:
 
 
 def _table(title: str, rows: list[dict]) -> Table:
-    table = Table(*rows[0].keys(), title=title) if rows else Table(title=title)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = Table(*columns, title=title)
     for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*(str(row.get(column, "")) for column in columns))
     return table
 
 

@@ -135,8 +135,8 @@ def iter_speech_chunks(
 ) -> Iterator[AudioChunk]:
     """Decode a media file into 16 kHz chunks of at most `max_seconds`, each cut inside a silence.
 
-    Memory stays near one chunk. A chunk is cut in the middle of the last silence of its window; only
-    speech running without a pause through the second half of a window is cut at the window's end.
+    Memory stays near one chunk. Each window of `max_seconds` is cut in the middle of the longest silence
+    in its second half; only speech with no pause there is cut at the window's end.
     """
     vad = get_vad(backend)
     window = round(max_seconds * ANALYSIS_RATE)
@@ -154,20 +154,17 @@ def iter_speech_chunks(
 
 
 def _cut_point(regions: list[SpeechRegion], window: int) -> tuple[int, list[SpeechRegion]]:
-    """Where to end a chunk of a full window (samples), and the regions that chunk keeps."""
+    """Where a full window (samples) ends its chunk: the middle of the longest silence in its second half,
+    else the window's end; and the speech regions that chunk keeps."""
     window_end = window / ANALYSIS_RATE
-    if not regions:
-        return window, []
-    last = regions[-1]
-    if last.end < window_end - 1 / ANALYSIS_RATE:
-        cut, kept = (last.end + window_end) / 2, regions
-    elif len(regions) > 1:
-        cut, kept = (regions[-2].end + last.start) / 2, regions[:-1]
-    else:
-        cut, kept = 0.0, []
-    if cut < window_end / 2:
+    edges = [0.0] + [t for r in regions for t in (r.start, r.end)] + [window_end]
+    silences = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
+    candidates = [(a, b) for a, b in silences if b > a and a + b >= window_end]
+    if not regions or not candidates:
         return window, regions
-    return round(cut * ANALYSIS_RATE), kept
+    start, end = max(candidates, key=lambda silence: silence[1] - silence[0])
+    cut = (start + end) / 2
+    return round(cut * ANALYSIS_RATE), [r for r in regions if r.end <= cut]
 
 
 def _shifted(regions: list[SpeechRegion], offset_samples: int) -> list[SpeechRegion]:
