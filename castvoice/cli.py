@@ -130,6 +130,53 @@ def clips(
 
 
 @app.command()
+def transcribe(
+    media: Annotated[Path, typer.Argument(help="Any audio or video file.")],
+    model: Annotated[str, typer.Option("--model", help="base (multilingual), tiny.en (fast English), or any faster-whisper model name or folder.")] = "base",
+    language: Annotated[Optional[str], typer.Option("--language", help="Language code, e.g. en (default: detected).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="txt, srt, vtt or json.")] = "txt",
+    words: Annotated[bool, typer.Option("--words", help="Word times (in json).")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Speech to text, gated by voice activity detection so music never becomes words."""
+    from castvoice.speech.commands import transcribe_command
+
+    text = transcribe_command(media, model, language, fmt, words, out)
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        stdout.print(f"transcript: {out}")
+
+
+@app.command()
+def align(
+    media: Annotated[Path, typer.Argument(help="Any audio or video file.")],
+    text: Annotated[Path, typer.Argument(help="A plain-text transcript, or subtitles (SRT, WebVTT, ASS).")],
+    out: Annotated[Path, typer.Option("--out", help="FILE.TextGrid (word and phone tiers) or FILE.json.")],
+    language: Annotated[str, typer.Option("--language", help="Language code; English uses pocketsphinx, others Whisper.")] = "en",
+) -> None:
+    """Word (and phone) timings for known text."""
+    from castvoice.speech.align import align_command
+
+    count = align_command(media, text, out, language)
+    stdout.print(f"{count} words aligned: {out}")
+
+
+@app.command()
+def diarize(
+    media: Annotated[Path, typer.Argument(help="Any audio or video file.")],
+    out: Annotated[Path, typer.Option("--out", help="RTTM file to write.")],
+    num_speakers: Annotated[Optional[int], typer.Option("--num-speakers", help="Exact number of speakers, if known.")] = None,
+) -> None:
+    """Who speaks when: speaker turns as RTTM, overlapping speech flagged."""
+    from castvoice.speech.commands import diarize_command
+
+    turns = diarize_command(media, out, num_speakers)
+    found = len({t.speaker for t in turns})
+    stdout.print(f"{found} speakers, {len(turns)} turns ({sum(t.overlap for t in turns)} overlapping): {out}")
+
+
+@app.command()
 def speakers(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """The anonymous speakers diarization found, with speaking time and a sample clip to listen to."""
     from castvoice.speech.finding import speakers as list_speakers
@@ -224,6 +271,27 @@ def bench_ingest(
     from castvoice.bench.ingest import run
 
     run(movies, out)
+
+
+@bench_app.command("accuracy")
+def bench_accuracy(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+) -> None:
+    """WER, hallucination, language ID, DER, alignment error, speaker EER and character finding on ../shared/eval."""
+    from castvoice.bench.accuracy import run as measure
+
+    measure(out)
+
+
+@bench_app.command("speech")
+def bench_speech(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Also measure peak memory on a 3-hour file.")] = True,
+) -> None:
+    """Real-time factors of VAD, ASR, alignment and diarization; peak memory on a 3-hour file."""
+    from castvoice.bench.speech import run as measure
+
+    measure(out, memory)
 
 
 def run() -> None:

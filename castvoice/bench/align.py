@@ -7,17 +7,13 @@ alignment time per second of audio, beside a bare PyAV decode of the same files 
 from __future__ import annotations
 
 import difflib
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from castvoice.atomic import write_text_atomic
+from castvoice.bench import eval_root
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.speech.types import Word
 
@@ -38,11 +34,6 @@ class Reference:
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
-
-
-def eval_root() -> Path:
-    """$CASTVOICE_EVAL, or shared/eval beside the repository."""
-    return Path(os.environ.get("CASTVOICE_EVAL", Path(__file__).resolve().parents[3] / "shared" / "eval"))
 
 
 def references(root: Path | None = None) -> list[Reference]:
@@ -177,25 +168,3 @@ def speed_row(root: Path | None = None, backend: str = "pocketsphinx") -> dict:
         "bare_decode_seconds": round(decode_seconds, 3),
         "ratio_to_bare_decode": round(align_seconds / decode_seconds, 1),
     }
-
-
-def run(out: Path | None = None, backends: tuple[str, ...] = BACKENDS) -> dict:
-    """Measure, print tables on stdout and optionally write JSON."""
-    rows, speed = alignment_rows(backends=backends), speed_row()
-    console = Console(width=160)
-    table = Table("backend", "file", "words", "boundaries", "mean ms", "median ms", "within 50 ms",
-                  title="castvoice bench align (word boundaries vs reference labels)")
-    for r in rows:
-        table.add_row(r["backend"], r["file"], str(r["words"]), str(r["boundaries"]), f"{r['mean_ms']}",
-                      f"{r['median_ms']}", f"{r['within_50ms']:.1%}" if r["within_50ms"] is not None else "-")
-    console.print(table)
-    console.print(f"targets (pocketsphinx, overall): mean <= {TARGET_MEAN_MS:.0f} ms, "
-                  f">= {TARGET_WITHIN_50MS:.0%} within 50 ms")
-    console.print(f"speed ({speed['backend']}): {speed['audio_seconds']} s of audio aligned in "
-                  f"{speed['align_seconds']} s, RTF {speed['rtf']} (CPU {speed['cpu_rtf']}; target <= {TARGET_RTF}); "
-                  f"bare decode {speed['bare_decode_seconds']} s")
-    result = {"targets": {"mean_ms": TARGET_MEAN_MS, "within_50ms": TARGET_WITHIN_50MS, "rtf": TARGET_RTF},
-              "accuracy": rows, "speed": speed}
-    if out:
-        write_text_atomic(out, json.dumps(result, indent=2))
-    return result

@@ -128,7 +128,10 @@ def _speed_sets() -> dict[str, list[Path]]:
 
 
 def speed_rows(model: str = "base") -> list[dict]:
-    """Real-time factors of VAD and ASR on in-memory 16 kHz audio; the decode baseline is a bare PyAV decode."""
+    """Real-time factors of VAD and ASR on in-memory 16 kHz audio; the decode baseline is a bare PyAV decode.
+
+    ASR CPU seconds (all threads) beside the wall time show how much other processes slowed the run.
+    """
     from castvoice.bench.ingest import bare_decode_seconds
     from castvoice.speech.asr import get_asr
     from castvoice.speech.vad import speech_regions
@@ -144,14 +147,15 @@ def speed_rows(model: str = "base") -> list[dict]:
         began = time.perf_counter()
         speech_regions(audio)
         vad = time.perf_counter() - began
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         asr.transcribe(audio)
-        recognition = time.perf_counter() - began
+        recognition, recognition_cpu = time.perf_counter() - began, time.process_time() - cpu_began
         rows.append({
             "audio": name, "audio_seconds": round(seconds, 1), "model": model,
             "decode_seconds": round(decode, 3), "decode_rtf": round(decode / seconds, 4),
             "vad_seconds": round(vad, 3), "vad_rtf": round(vad / seconds, 4),
             "asr_seconds": round(recognition, 2), "asr_rtf": round(recognition / seconds, 3),
+            "asr_cpu_seconds": round(recognition_cpu, 1),
             "vad_x_decode": round(vad / decode, 2), "asr_x_decode": round(recognition / decode, 1),
         })
     return rows

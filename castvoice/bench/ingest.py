@@ -7,7 +7,6 @@ workspace, and the baseline is a bare PyAV decode of the same audio track in the
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from castvoice.atomic import write_text_atomic
+from castvoice.bench import eval_root
 from castvoice.console import log
 
 TARGET_SECONDS_PER_HOUR = 60.0
@@ -27,8 +27,7 @@ def default_movies() -> list[Path]:
     from castvoice.demo.film import build
 
     movies = [build(cache_dir() / "demo-film")]
-    eval_root = Path(os.environ.get("CASTVOICE_EVAL", Path(__file__).resolve().parents[3] / "shared" / "eval"))
-    manifesto = eval_root / "videogrep_manifesto" / "manifesto.mp4"
+    manifesto = eval_root() / "videogrep_manifesto" / "manifesto.mp4"
     if manifesto.is_file():
         movies.append(manifesto)
     return movies

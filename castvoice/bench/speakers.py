@@ -16,11 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from castvoice.atomic import write_text_atomic
-from castvoice.bench.asr import eval_root
+from castvoice.bench import eval_root
 from castvoice.console import log
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.speech.types import Turn
@@ -213,33 +210,3 @@ def eer_rows(encoders: tuple[str, ...] = ENCODERS) -> list[dict]:
                      "audio_seconds": round(sum(len(a) for a in audio) / ANALYSIS_RATE, 1),
                      "embed_rtf": round(took / (sum(len(a) for a in audio) / ANALYSIS_RATE), 4)})
     return rows
-
-
-def _table(title: str, rows: list[dict]) -> Table:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    table = Table(*columns, title=title)
-    for row in rows:
-        table.add_row(*(str(row.get(column, "")) for column in columns))
-    return table
-
-
-def run(out: Path | None = None) -> dict:
-    """Measure everything, print tables on stdout and optionally write JSON."""
-    results = {
-        "targets": {"der_overall": TARGET_DER, "rtf": TARGET_RTF, "eer_campplus": TARGET_EER_CAMPPLUS},
-        "collar": "+-0.25 s (pyannote.metrics collar=0.5), overlap scored",
-        "der": der_rows(),
-        "stereo": stereo_row(),
-        "movie": movie_row(),
-        "eer": eer_rows(),
-    }
-    console = Console(width=200)
-    console.print(_table("diarization error rate, AMI excerpts (collar +-0.25 s, overlap scored)", results["der"]))
-    console.print(_table("stereo_diarization.wav mixed to mono", [results["stereo"]]))
-    console.print(_table("demo film (synthetic voices over music), diarize_file", [results["movie"]]))
-    console.print(_table("speaker verification", results["eer"]))
-    console.print(f"targets: DER overall <= {TARGET_DER:.0%}, diarization RTF <= {TARGET_RTF}, "
-                  f"CAM++ EER <= {TARGET_EER_CAMPPLUS:.0%}")
-    if out:
-        write_text_atomic(out, json.dumps(results, indent=2))
-    return results
