@@ -8,19 +8,13 @@ of the same files measured in the same run.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from castvoice.atomic import write_text_atomic
+from castvoice.bench import eval_root
 from castvoice.console import log
-from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 
 TARGET_WER_BASE = 0.065
@@ -32,18 +26,12 @@ JFK_REFERENCE = ("And so my fellow Americans, ask not what your country can do f
 WER_MODELS = ("base", "tiny.en")
 
 
-def eval_root() -> Path:
-    """The shared evaluation recordings: $CASTVOICE_EVAL, else ../shared/eval beside the repository."""
-    root = Path(os.environ.get("CASTVOICE_EVAL", Path(__file__).resolve().parents[3] / "shared" / "eval"))
-    if not root.is_dir():
-        raise CastvoiceError("evaluation recordings not found; set CASTVOICE_EVAL", root)
-    return root
-
-
 def _textgrid_text(path: Path) -> str:
-    """The interval texts of a long-format TextGrid, all tiers, in time order."""
-    found = re.findall(r'xmin = ([\d.]+)\s*xmax = [\d.]+\s*text = "((?:[^"]|"")*)"', path.read_text(encoding="utf-8"))
-    return " ".join(text.replace('""', '"') for _, text in sorted(found, key=lambda f: float(f[0])) if text.strip())
+    """The labels of every tier of a TextGrid, in time order."""
+    from praatio import textgrid
+
+    grid = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+    return " ".join(entry.label for entry in sorted(e for name in grid.tierNames for e in grid.getTier(name).entries))
 
 
 def wer_datasets() -> dict[str, list[tuple[Path, str]]]:
@@ -173,31 +161,3 @@ def language_rows() -> list[dict]:
         rows.append({"file": "multilingual.mp3", "part": part, "expected": expected, "detected": language,
                      "probability": round(probability, 3), "passed": language == expected})
     return rows
-
-
-def _table(title: str, rows: list[dict]) -> Table:
-    table = Table(*rows[0].keys(), title=title) if rows else Table(title=title)
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    return table
-
-
-def run(out: Path | None = None) -> dict:
-    """Measure everything, print tables on stdout and optionally write JSON."""
-    results = {
-        "targets": {"wer_base_overall": TARGET_WER_BASE, "rtf_vad": TARGET_RTF_VAD, "rtf_asr_base": TARGET_RTF_ASR_BASE},
-        "wer": wer_rows(),
-        "hallucination": hallucination_row(),
-        "speed": speed_rows(),
-        "language": language_rows(),
-    }
-    console = Console(width=160)
-    console.print(_table("ASR word error rate", results["wer"]))
-    console.print(_table("music and effects only: expected no text", [results["hallucination"]]))
-    console.print(_table("real-time factors (processing s / audio s)", results["speed"]))
-    console.print(_table("language identification", results["language"]))
-    console.print(f"targets: base WER overall <= {TARGET_WER_BASE:.1%}, VAD RTF <= {TARGET_RTF_VAD}, "
-                  f"ASR base RTF <= {TARGET_RTF_ASR_BASE}")
-    if out:
-        write_text_atomic(out, json.dumps(results, indent=2, ensure_ascii=False))
-    return results

@@ -32,8 +32,8 @@ def _language(ws: Workspace, requested: str | None) -> str:
 
     rows = ws.conn.execute("SELECT start, end FROM lines ORDER BY start LIMIT 20").fetchall()
     audio = np.concatenate([read_analysis(ws.analysis_audio, r["start"], r["end"]) for r in rows] or [np.zeros(0, np.float32)])
-    language = detect_language(audio[: 30 * 16_000])[0] if len(audio) else "en"
-    log.info("spoken language detected: %s", language)
+    language = (detect_language(audio[: 30 * 16_000])[0] if len(audio) else None) or "en"
+    log.info("spoken language: %s", language)
     return language
 
 
