@@ -91,11 +91,11 @@ def characters(workspace: WorkspaceOption = None, as_json: JsonOption = False) -
 
 @app.command()
 def lines(
-    name: Annotated[str, typer.Argument(help="Character name (any case).")],
+    name: Annotated[Optional[str], typer.Argument(help="Character name (any case); leave out for every line.")] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A character's lines: id, start, end, text, what named it and how confidently."""
+    """A character's lines (or every line): id, start, end, text, what named it and how confidently."""
     from castvoice.workspace import open_existing
     from castvoice.workspace.catalog import lines_of
 
@@ -103,11 +103,11 @@ def lines(
     if as_json:
         _print_json([asdict(r) for r in rows])
         return
-    table = Table("id", "start", "end", "text", "source", "confidence", "speaker", "flag")
+    table = Table("id", "start", "end", "character", "text", "source", "confidence", "speaker", "flag")
     for r in rows:
         conf = "" if r.confidence is None else f"{r.confidence:.2f}"
-        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.text, r.source or "", conf,
-                      r.speaker or "", r.flag or "")
+        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.character or "", r.text, r.source or "",
+                      conf, r.speaker or "", r.flag or "")
     stdout.print(table)
 
 

@@ -76,7 +76,8 @@ class _Envelope:
 def plan_cuts(lines: list[Span], analysis: Path, duration: float, wanted: list[int] | None = None) -> dict[int, Span]:
     """Clip boundaries for the `wanted` lines (indices into `lines`, sorted by start; default all).
 
-    Each boundary moves outward to a quiet point within REACH and never past the neighbouring line;
+    Each boundary moves outward to a quiet point within REACH and never past the middle of the gap
+    to the neighbouring line, so clips never overlap;
     a boundary two touching lines share (one cue split by dialogue dashes) moves to the quiet point
     nearest it, for both lines alike."""
     cuts = {}
@@ -90,14 +91,14 @@ def plan_cuts(lines: list[Span], analysis: Path, duration: float, wanted: list[i
 def _start_cut(analysis: Path, before: Span | None, line: Span) -> float:
     if before is not None and before.end >= line.start - TOUCHING:
         return _shared_cut(analysis, before, line)
-    limit = max(line.start - REACH, before.end if before else 0.0)
+    limit = max(line.start - REACH, (before.end + line.start) / 2 if before else 0.0)
     return _Envelope(analysis, line.start).outward(line.start, limit, -1)
 
 
 def _end_cut(analysis: Path, line: Span, after: Span | None, duration: float) -> float:
     if after is not None and after.start <= line.end + TOUCHING:
         return _shared_cut(analysis, line, after)
-    limit = min(line.end + REACH, after.start if after else duration, duration)
+    limit = min(line.end + REACH, (line.end + after.start) / 2 if after else duration, duration)
     return _Envelope(analysis, line.end).outward(line.end, limit, +1)
 
 
