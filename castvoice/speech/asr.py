@@ -21,6 +21,8 @@ MULTILINGUAL_FALLBACK = "base"
 # Speech must last a quarter second to count, so a lone cymbal or shout in a score is not sent to Whisper;
 # the long silence and padding keep Whisper's context around each stretch of speech.
 ASR_VAD = VadSettings(threshold=0.5, min_silence=2.0, min_speech=0.25, pad=0.4)
+SPLIT_VAD = VadSettings(threshold=0.5, min_silence=0.2, min_speech=0.25, pad=0.1)  # for speech without long pauses
+BATCH_SIZE = 8  # Whisper windows decoded together: keeps both cores busy
 CHUNK_SECONDS = 600.0
 WHISPER_WINDOW = 30.0
 
@@ -48,6 +50,9 @@ class FasterWhisperASR:
         self._whisper = _load_whisper(model)
         self.english_only = not self._whisper.model.is_multilingual
         self.beam_size = beam_size or (1 if model == "tiny.en" else 5)
+        from faster_whisper import BatchedInferencePipeline
+
+        self._batched = BatchedInferencePipeline(self._whisper)
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, words: bool = False) -> Transcript:
         if language is not None and not self.english_only and language not in self._whisper.supported_languages:
@@ -67,13 +72,13 @@ class FasterWhisperASR:
                 result = get_asr(MULTILINGUAL_FALLBACK).transcribe(audio, language, words)
                 result.language_probability = probability or result.language_probability
                 return result
-        segments, info = self._whisper.transcribe(
+        segments, info = self._batched.transcribe(
             audio,
             language=language,
             beam_size=self.beam_size,
-            condition_on_previous_text=False,
             word_timestamps=words,
-            clip_timestamps=[t for clip in _clips(regions) for t in clip],
+            batch_size=BATCH_SIZE,
+            clip_timestamps=[{"start": a, "end": b} for a, b in _clips(_within_window(audio, regions), duration)],
         )
         return Transcript(
             language=info.language,
@@ -83,15 +88,38 @@ class FasterWhisperASR:
         )
 
 
-def _clips(regions: list[SpeechRegion]) -> list[tuple[float, float]]:
-    """Speech regions grouped into the stretches Whisper decodes: no longer than its window unless one
-    region is, so that a window never runs across a long silence (Whisper may skip speech after one)."""
+def _within_window(audio: np.ndarray, regions: list[SpeechRegion]) -> list[SpeechRegion]:
+    """Regions no longer than Whisper's window: a longer one is split at its shorter pauses, and
+    what still runs on is cut every WHISPER_WINDOW seconds."""
+    result = []
+    for region in regions:
+        if region.end - region.start <= WHISPER_WINDOW:
+            result.append(region)
+            continue
+        first = round(region.start * ANALYSIS_RATE)
+        parts = get_vad().regions(audio[first : round(region.end * ANALYSIS_RATE)], SPLIT_VAD)
+        for part in parts or [SpeechRegion(0.0, region.end - region.start)]:
+            start = region.start + part.start
+            while start < region.start + part.end:
+                end = min(start + WHISPER_WINDOW, region.start + part.end)
+                result.append(SpeechRegion(start, end))
+                start = end
+    return result
+
+
+def _clips(regions: list[SpeechRegion], duration: float) -> list[tuple[float, float]]:
+    """Speech regions grouped into the stretches Whisper decodes: no longer than its window, so that a
+    window never runs across a long silence (Whisper may skip speech after one); they never overlap
+    and stay inside the audio."""
     clips: list[list[float]] = []
     for region in regions:
-        if clips and region.end - clips[-1][0] <= WHISPER_WINDOW:
-            clips[-1][1] = region.end
+        start, end = max(region.start, clips[-1][1] if clips else 0.0), min(region.end, duration)
+        if end <= start:
+            continue
+        if clips and end - clips[-1][0] <= WHISPER_WINDOW:
+            clips[-1][1] = end
         else:
-            clips.append([region.start, region.end])
+            clips.append([start, end])
     return [(start, end) for start, end in clips]
 
 
