@@ -9,7 +9,6 @@ the remaining words a window holds, and the window is cut in the pause after the
 from __future__ import annotations
 
 import math
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -398,17 +397,10 @@ def _whisper(language: str):
 
     if language not in _LANGUAGE_CODES:
         raise CastvoiceError(f"Whisper does not know the language code {language!r} (use a code such as en, de, fr)")
-    model = _whisper_model()
+    from castvoice.speech.asr import load_whisper
+
+    model = load_whisper("base")
     return model, Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
-
-
-@cache
-def _whisper_model():
-    from faster_whisper import WhisperModel
-
-    from castvoice.assets import whisper_base
-
-    return WhisperModel(str(whisper_base()), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------------

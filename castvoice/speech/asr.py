@@ -47,7 +47,7 @@ class FasterWhisperASR:
 
     def __init__(self, model: str = DEFAULT_MODEL, beam_size: int | None = None) -> None:
         self.name = model
-        self._whisper = _load_whisper(model)
+        self._whisper = load_whisper(model)
         self.english_only = not self._whisper.model.is_multilingual
         self.beam_size = beam_size or (1 if model == "tiny.en" else 5)
         from faster_whisper import BatchedInferencePipeline
@@ -142,12 +142,12 @@ def detect_language(audio: np.ndarray) -> tuple[str | None, float]:
 def _detect(audio: np.ndarray, regions: list[SpeechRegion]) -> tuple[str, float]:
     """Language ID by the multilingual model on the speech regions joined end to end."""
     speech = np.concatenate([audio[round(r.start * ANALYSIS_RATE):round(r.end * ANALYSIS_RATE)] for r in regions])
-    language, probability, _ = _load_whisper(MULTILINGUAL_FALLBACK).detect_language(speech)
+    language, probability, _ = load_whisper(MULTILINGUAL_FALLBACK).detect_language(speech)
     return language, float(probability)
 
 
 @cache
-def _load_whisper(model: str):
+def load_whisper(model: str):
     """A faster-whisper model by embedded name, local folder, or name to download; loaded once per process."""
     from faster_whisper import WhisperModel
 
