@@ -62,3 +62,12 @@ def test_clips_hold_whole_words(clips, words):
                 whole += clip["start"] <= w["start"] + 0.02 and clip["end"] >= w["end"] - 0.02
     print(f"words of each line wholly inside its clip: {whole}/{total}")
     assert whole / total >= 0.9
+
+
+def test_ingest_benchmark_measures_the_subtitle_path():
+    from castvoice.bench.ingest import measure
+
+    row = measure(MANIFESTO / "manifesto.mp4")
+    assert row["lines"] == 37 and row["movie_seconds"] == pytest.approx(88.07, abs=0.1)
+    assert row["total_seconds"] >= row["decode_seconds"] > 0
+    assert row["seconds_per_movie_hour"] == pytest.approx(row["total_seconds"] / row["movie_seconds"] * 3600, rel=0.01)

@@ -58,7 +58,7 @@ def measure(movie: Path) -> dict:
     baseline = bare_decode_seconds(movie)
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
-        result = ingest(movie, subs=subs, script=script, workspace=Path(tmp) / "ws")
+        result = ingest(movie, subs=subs, script=script, workspace=Path(tmp) / "ws", text_only=True)
         ingest_seconds = time.perf_counter() - began
         stages = {
             row["name"]: json.loads(row["details"])
@@ -76,7 +76,7 @@ def measure(movie: Path) -> dict:
         "lines": len(clips),
         "baseline_decode_seconds": round(baseline, 3),
         "decode_seconds": stages["media"]["seconds"],
-        "parse_attribute_seconds": round(sum(stages[s]["seconds"] for s in ("subtitles", "screenplay", "attribution")), 3),
+        "parse_attribute_seconds": round(sum(stages[s]["seconds"] for s in ("lines", "screenplay", "attribution")), 3),
         "cut_seconds": round(cut_seconds, 3),
         "total_seconds": round(total, 3),
         "seconds_per_movie_hour": round(total / duration * 3600, 1),
