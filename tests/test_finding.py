@@ -117,3 +117,33 @@ def test_voice_names_lines_the_screenplay_lacks_and_flags_a_wrong_name(demo, tru
 def test_enroll_needs_an_example(unnamed_workspace):
     done = castvoice("enroll", "Diane", "-w", unnamed_workspace, check=False)
     assert done.returncode == 2 and "--at" in done.stderr
+
+
+def _plain_screenplay(blocks) -> str:
+    text, scene = [], None
+    for block in blocks:
+        if block.scene != scene:
+            text += [f"INT. SCENE {block.scene} - DAY", ""]
+            scene = block.scene
+        text += [" " * 25 + block.character, " " * 10 + block.text, ""]
+    return "\n".join(text)
+
+
+@pytest.mark.parametrize("seed", [1, 6])
+def test_perturbed_screenplay_with_voice_names_every_line(demo, truth, unnamed_workspace, tmp_path, seed):
+    """10% of the dialogue deleted, 10% paraphrased, two scenes swapped: text names the rest and
+    voice names the lines whose dialogue was deleted."""
+    from castvoice.text.screenplay import read_screenplay
+    from perturb import perturb
+
+    kept, deleted = perturb(read_screenplay(demo / "demo.screenplay.txt").blocks, seed)
+    script = tmp_path / "perturbed.screenplay.txt"
+    script.write_text(_plain_screenplay(kept))
+    ws = _copy(unnamed_workspace, tmp_path)
+    castvoice("ingest", demo / "demo.mp4", "--subs", demo / "demo.srt", "--script", script, "-w", ws)
+    lines = _all_lines(ws)
+    right = sum((line["character"] or "").upper() == segment_for(truth, line["start"], line["end"])["character"]
+                for line in lines)
+    print(f"seed {seed}: {right}/{len(truth)} named correctly, {sum(l['source'] == 'voice' for l in lines)} by voice")
+    assert right / len(truth) >= 0.9
+    assert any(line["source"] == "voice" for line in lines)
