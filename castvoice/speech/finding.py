@@ -85,7 +85,8 @@ def name_lines_by_voice(conn: sqlite3.Connection) -> dict:
         v = vectors[index[r["id"]]]
         own = np.array([n == r["name"] and r["name_source"] not in by_voice for n in names])
         # A line's own vector is left out of its character's centroid, so it cannot vouch for itself.
-        centroids = _unit(sums - np.outer(own, v)) if counts[own].min(initial=2) > 1 else _unit(sums)
+        leave_out = own.any() and counts[own][0] > 1
+        centroids = _unit(sums - np.outer(own, v)) if leave_out else _unit(sums)
         sims = centroids @ v
         order = np.argsort(-sims)
         best, second = sims[order[0]], (sims[order[1]] if len(order) > 1 else -1.0)

@@ -174,16 +174,11 @@ def _shifted(regions: list[SpeechRegion], offset_samples: int) -> list[SpeechReg
 
 def speech_regions_file(
     path: Path,
-    *,
-    threshold: float = 0.5,
-    min_silence: float = 0.5,
-    min_speech: float = 0.25,
-    pad: float = 0.1,
+    settings: VadSettings = VadSettings(),
     block_seconds: float = 300.0,
     backend: str = "silero",
 ) -> list[SpeechRegion]:
     """Speech regions of a whole media file, decoded and analysed in blocks of `block_seconds`."""
-    settings = VadSettings(threshold, min_silence, min_speech, pad)
     merged: list[SpeechRegion] = []
     for chunk in iter_speech_chunks(path, block_seconds, settings, backend):
         for region in chunk.regions:
