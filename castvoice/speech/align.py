@@ -22,6 +22,7 @@ from castvoice.console import log
 from castvoice.errors import CastvoiceError, InputError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.speech.types import Phone, Word
+from castvoice.text.normalize import spoken_text
 
 WINDOW_SECONDS = 30.0
 # Words ending in the last sixth of a window may belong to speech cut by the window's end:
@@ -33,7 +34,6 @@ EDGE_SECONDS = 0.03  # words this close to a window's edge may have been cut by 
 SUBTITLE_SUFFIXES = {".srt", ".vtt", ".ass", ".ssa"}
 
 _ANNOTATION = re.compile(r"\[[^\]]*\]|<[^>]*>")
-_NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(st|nd|rd|th|s)?\b")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
@@ -57,31 +57,13 @@ class Aligner(Protocol):
 def alignment_words(text: str, spell_numbers: bool = False) -> list[str]:
     """Lowercase words with inner apostrophes kept, punctuation and [annotations] or <noises> dropped.
 
-    With `spell_numbers`, numbers become English words ("1984" -> nineteen eighty four).
+    With `spell_numbers`, numbers and abbreviations become English words ("1984" -> nineteen eighty four).
     """
-    text = _ANNOTATION.sub(" ", text.replace("’", "'").replace("‘", "'")).lower()
+    text = _ANNOTATION.sub(" ", text.replace("’", "'").replace("‘", "'"))
     if spell_numbers:
-        text = _NUMBER.sub(_spelled_number, text)
+        text = spoken_text(text, "en")
+    text = text.lower()
     return _WORD.findall(text)
-
-
-def _spelled_number(match: re.Match) -> str:
-    from num2words import num2words
-
-    digits, suffix = match.group(1).replace(",", ""), match.group(2)
-    try:
-        number = float(digits) if "." in digits else int(digits)
-    except ValueError:
-        return match.group(0)
-    if suffix in ("st", "nd", "rd", "th") and isinstance(number, int):
-        spoken = num2words(number, to="ordinal")
-    elif isinstance(number, int) and 1100 <= number <= 2099 and not 2000 <= number <= 2009:
-        spoken = num2words(number, to="year")
-    else:
-        spoken = num2words(number)
-    if suffix == "s":  # "1990s" -> nineteen nineties
-        spoken = spoken[:-1] + "ies" if spoken.endswith("y") else spoken + "s"
-    return " " + spoken.replace("-", " ").replace(",", "") + " "
 
 
 # ---------------------------------------------------------------------------

@@ -89,6 +89,29 @@ MIGRATIONS: list[str] = [
         vector BLOB NOT NULL
     );
     """,
+    """
+    CREATE TABLE clips (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        character_id INTEGER NOT NULL REFERENCES characters(id) ON DELETE CASCADE,
+        line_ids TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        text TEXT NOT NULL,
+        normalized TEXT NOT NULL,
+        language TEXT NOT NULL,
+        file TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        scores TEXT NOT NULL,
+        steps TEXT NOT NULL,
+        reason TEXT
+    );
+    CREATE INDEX clips_by_character ON clips(character_id);
+    CREATE TABLE clip_overrides (
+        label TEXT PRIMARY KEY,
+        decision TEXT NOT NULL CHECK (decision IN ('include', 'exclude'))
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
