@@ -120,6 +120,19 @@ def test_include_and_exclude_override_the_checks_and_survive_a_rerun(diane, tmp_
     assert missing.returncode == 2 and "no clip 'nobody_00001'" in missing.stderr and missing.stderr.count("\n") == 1
 
 
+def test_a_new_threshold_rejudges_the_stored_scores_without_rebuilding(diane, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(diane, ws)
+    before = {c["id"]: c for c in _review(ws)}
+    again = castvoice("clean", "Diane", "--max-duration", "3", "-w", ws)
+    assert f"{len(before)} clips up to date, 0 built" in again.stderr
+    for clip in _review(ws):
+        if clip["scores"]["duration"] > 3 and before[clip["id"]]["kept"]:
+            assert not clip["kept"] and clip["reason"] == "longer than 3 s"
+        else:
+            assert (clip["kept"], clip["reason"]) == (before[clip["id"]]["kept"], before[clip["id"]]["reason"])
+
+
 def test_references_are_kept_3_to_10_second_sentences_best_first(diane):
     picked = json.loads(castvoice("references", "Diane", "--json", "--count", "4", "-w", diane).stdout)
     assert 1 <= len(picked) <= 4

@@ -102,8 +102,10 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
         labels.append(label)
         # Without alignment, a line's own span stands for its words.
         group_words = [w for line in group for w in words.get(line.id, [(line.start, line.end)])]
-        fingerprint = _digest(PREPARE_VERSION, settings.to_json(), language, cut.start, cut.end,
-                              [(ln.id, ln.text, ln.start, ln.end) for ln in group], group_words, voices.version)
+        # Thresholds are left out: changing one only re-judges the stored scores, below.
+        fingerprint = _digest(PREPARE_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
+                              cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
+                              group_words, voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
             todo.append(_Pending(label, group, cut, group_words, fingerprint))
     reused = len(groups) - len(todo)
@@ -117,6 +119,9 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
     with ws.transaction() as conn:
         stale = sorted(set(existing) - set(labels))
         conn.executemany("DELETE FROM clips WHERE label = ?", [(label,) for label in stale])
+        rows = conn.execute("SELECT id, scores FROM clips WHERE character_id = ?", (character_id,)).fetchall()
+        conn.executemany("UPDATE clips SET reason = ? WHERE id = ?",
+                         [(failed_check(json.loads(r["scores"]), settings.checks), r["id"]) for r in rows])
         db.set_setting(conn, settings_key(character), settings.to_json())
     for label in stale:
         (folder / f"{label}.flac").unlink(missing_ok=True)
