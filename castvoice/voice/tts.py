@@ -19,8 +19,9 @@ class TTSBackend(Protocol):
     def voices(self) -> list[str]:
         """Names of the voices this backend offers."""
 
-    def synthesize(self, text: str, voice: str, speed: float = 1.0, language: str = "en-us") -> np.ndarray:
-        """Speech for `text` as float32 mono samples at `sample_rate`."""
+    def synthesize(self, text: str, voice: str | np.ndarray, speed: float = 1.0, language: str = "en-us") -> np.ndarray:
+        """Speech for `text` as float32 mono samples at `sample_rate`; `voice` is a stock voice name or,
+        for backends that clone by style, the voice's style array."""
 
 
 class KokoroTTS:
@@ -40,8 +41,12 @@ class KokoroTTS:
     def voices(self) -> list[str]:
         return sorted(self._kokoro.get_voices())
 
-    def synthesize(self, text: str, voice: str, speed: float = 1.0, language: str = "en-us") -> np.ndarray:
-        if voice not in self._kokoro.voices:
+    def style(self, voice: str) -> np.ndarray:
+        """A stock voice's style pack: 510 x 1 x 256 float32, one style row per input length."""
+        return np.asarray(self._kokoro.get_voice_style(voice), dtype=np.float32)
+
+    def synthesize(self, text: str, voice: str | np.ndarray, speed: float = 1.0, language: str = "en-us") -> np.ndarray:
+        if isinstance(voice, str) and voice not in self._kokoro.voices:
             raise CastvoiceError(f"unknown kokoro voice {voice!r}")
         audio, rate = self._kokoro.create(text, voice=voice, speed=speed, lang=language)
         assert rate == self.sample_rate
