@@ -365,11 +365,11 @@ def references(
         _print_json([{"clip": _clip_json(r.clip), "score": r.score, "pitch_hz": r.pitch_hz,
                       "typicality": r.typicality, "complete": r.complete} for r in picked])
         return
-    table = Table(Column("clip", no_wrap=True), "score", "dur", "pitch", "sim", "SNR", "file", "text")
+    table = Table(Column("clip", no_wrap=True), "score", "dur", "pitch", "sim", "SNR", "text")
     for r in picked:
         table.add_row(r.clip.id, f"{r.score:.2f}", f"{r.clip.duration:.1f}", _score(r.pitch_hz, ".0f"),
                       _score(r.clip.scores.get("similarity"), ".2f"), _score(r.clip.scores.get("snr_db"), ".0f"),
-                      str(r.clip.audio_file), r.clip.text)
+                      r.clip.text)
     stdout.print(table)
 
 
