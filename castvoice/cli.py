@@ -28,7 +28,10 @@ bench_app = typer.Typer(help="Benchmarks; figures are ratios against a baseline 
                         no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(demo_app, name="demo")
+voice_app = typer.Typer(help="Voice profiles: clone a character's voice, list, export and import them.",
+                        no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(voice_app, name="voice")
 
 stdout = Console(soft_wrap=True)
 
@@ -410,6 +413,125 @@ def report(
     path.parent.mkdir(parents=True, exist_ok=True)
     write_report(path, name, found, media_duration(ws), Path(movie).name, thresholds)
     stdout.print(f"report: {path}")
+
+
+def _voice_folders(workspace: Path | None) -> list[Path]:
+    """Where voice profiles live: the workspace's voices/ (when there is a workspace), then the library."""
+    from castvoice.voice.profile import library_dir
+    from castvoice.workspace import is_workspace, resolve
+
+    try:
+        root = resolve(workspace)
+    except CastvoiceError:
+        if workspace is not None:
+            raise
+        return [library_dir()]
+    return ([root / "voices"] if is_workspace(root) else []) + [library_dir()]
+
+
+@voice_app.command("create")
+def voice_create(
+    name: Annotated[str, typer.Argument(help="The character (from the workspace), or the new voice's name with --from.")],
+    recordings: Annotated[Optional[list[Path]], typer.Option("--from", help="Recordings of the voice (repeatable) instead of the character's clips.")] = None,
+    backend: Annotated[str, typer.Option("--backend", help="kokoro (clones within Kokoro's voice space) or piper (a fixed voice).")] = "kokoro",
+    budget: Annotated[float, typer.Option("--budget", help="Minutes the voice search may take.")] = 10.0,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a voice of the same name.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Clone a voice from a character's best clips or from recordings, and store it as a profile."""
+    from castvoice.media.decode import load_audio
+    from castvoice.voice.profile import make_profile, save_profile
+
+    if recordings:
+        references = [load_audio(path) for path in recordings]
+        source, folder = ", ".join(p.name for p in recordings), _voice_folders(workspace)[0]
+    else:
+        from castvoice.dataset.references import pick_references
+
+        ws, found = _prepared(workspace, name)
+        picked = pick_references(found, count=10)
+        if not picked:
+            raise CastvoiceError(f"{name} has no kept clip of 3-10 s to clone from; see `castvoice review {name}`")
+        references = [load_audio(r.clip.audio_file) for r in picked]
+        name, source, folder = picked[0].clip.character, f"{len(picked)} clips of {picked[0].clip.character}", ws.root / "voices"
+    profile = make_profile(name, backend, references, budget * 60, source)
+    path = save_profile(profile, folder, replace)
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in profile.similarity.items())
+    stdout.print(f"voice {profile.name} ({backend}) saved: {path}" + (f"; similarity {scores}" if scores else ""))
+
+
+@voice_app.command("list")
+def voice_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Every voice profile in the workspace and in the voice library."""
+    from castvoice.voice.profile import list_profiles
+
+    found = list_profiles(_voice_folders(workspace))
+    rows = [{"name": p.name, "backend": p.backend, "references": len(p.references), "similarity": p.similarity,
+             "source": p.source, "created": p.created, "file": str(path)} for path, p in found]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(Column("name", no_wrap=True), "backend", "refs", "similarity", "source", "file")
+    for row in rows:
+        table.add_row(row["name"], row["backend"], str(row["references"]),
+                      ", ".join(f"{k} {v:.2f}" for k, v in row["similarity"].items()) or "-", row["source"], row["file"])
+    stdout.print(table)
+
+
+@voice_app.command("export")
+def voice_export(
+    name: Annotated[str, typer.Argument(help="A voice from `castvoice voice list`.")],
+    file: Annotated[Path, typer.Argument(help="The .cvoice file to write.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write a voice profile to one portable file."""
+    import shutil
+
+    from castvoice.atomic import atomic_path
+    from castvoice.voice.profile import find_profile
+
+    if file.exists():
+        raise CastvoiceError("file exists; choose another name", file)
+    source = find_profile(name, _voice_folders(workspace))
+    with atomic_path(file) as tmp:
+        shutil.copyfile(source, tmp)
+    stdout.print(f"voice {name} exported: {file}")
+
+
+@voice_app.command("import")
+def voice_import(
+    file: Annotated[Path, typer.Argument(help="A .cvoice file.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a voice of the same name.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Check a voice profile file and add it to the workspace (or, outside one, the voice library)."""
+    from castvoice.voice.profile import import_profile
+
+    path = import_profile(file, _voice_folders(workspace)[0], replace)
+    stdout.print(f"voice imported: {path}")
+
+
+@app.command()
+def speak(
+    text: Annotated[Optional[str], typer.Argument(help="What to say.")] = None,
+    voice: Annotated[str, typer.Option("--voice", help="A voice from `castvoice voice list`.")] = ...,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="WAV file to write.")] = None,
+    from_stdin: Annotated[bool, typer.Option("--stdin", help="Read the text from standard input.")] = False,
+    play: Annotated[bool, typer.Option("--play", help="Play the speech as it is made.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Say text in a voice, sentence by sentence: the first audio is out before the rest is made."""
+    from castvoice.voice.profile import find_profile, load_profile
+    from castvoice.voice.speak import speak_to
+
+    if from_stdin == (text is not None):
+        raise CastvoiceError("give the text as an argument or pass --stdin")
+    if out is None and not play:
+        raise CastvoiceError("say where the speech goes: -o FILE.wav and/or --play")
+    profile = load_profile(find_profile(voice, _voice_folders(workspace)))
+    result = speak_to(profile, sys.stdin.read() if from_stdin else text, out, play)
+    stdout.print(f"{result.seconds:.1f} s of speech, first audio after {result.first_audio:.2f} s"
+                 + (f": {out}" if out else ""))
 
 
 @models_app.command("assemble")
