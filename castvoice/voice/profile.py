@@ -134,8 +134,10 @@ def _kokoro_state(references: list[np.ndarray], budget_seconds: float, language:
     from castvoice.voice.clone import clone_kokoro
 
     clone = clone_kokoro(references, budget_seconds, language=language)
-    state = {"speed": clone.speed, "nearest": clone.nearest, "blend": clone.blend, "language": language}
-    return state, {"style": clone.style}, clone.similarity
+    similarity = {k: v for k, v in clone.scores.items() if k not in ("wer", "objective")}
+    state = {"speed": clone.speed, "nearest": clone.nearest_voice, "blend": clone.blend, "language": language,
+             "wer": clone.scores.get("wer"), "trials": clone.trials}
+    return state, {"style": clone.style}, similarity
 
 
 def _piper_state(references: list[np.ndarray], budget_seconds: float, language: str):
