@@ -14,6 +14,7 @@ from rich.table import Column, Table
 
 from castvoice.console import log, setup_logging, stderr
 from castvoice.errors import CastvoiceError
+from castvoice.service.server import TOKEN_ENV as SERVICE_TOKEN_ENV
 from castvoice.workspace import ENV_VAR
 
 app = typer.Typer(
@@ -605,6 +606,44 @@ def bench_tts(
     from castvoice.bench.tts import run as measure
 
     measure(out)
+
+
+@bench_app.command("voice")
+def bench_voice(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+    budget: Annotated[float, typer.Option("--budget", help="Minutes of voice search for the whole run.")] = 60.0,
+    speakers: Annotated[Optional[int], typer.Option("--speakers", help="Clone only the first N speakers.")] = None,
+) -> None:
+    """Cloning on ../shared/eval LibriSpeech speakers, judged on new text by an encoder the search never used."""
+    from castvoice.bench.voice import run as measure
+
+    measure(out, budget * 60, speakers)
+
+
+@bench_app.command("serve")
+def bench_serve(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+) -> None:
+    """Requests per second and p50/p95 latency of transcribe and clone at 1, 4 and 16 clients; memory over 500 requests."""
+    from castvoice.bench.serve import run as measure
+
+    measure(out)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    token: Annotated[Optional[str], typer.Option("--token", envvar=SERVICE_TOKEN_ENV, help="Bearer token clients must send.")] = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Allow a non-loopback address without a token.")] = False,
+    preload: Annotated[bool, typer.Option("--preload", help="Load the default models before the first request.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve cloning and transcription over HTTP (OpenAI-compatible /v1/audio/* included)."""
+    from castvoice.service.server import serve as run_server
+
+    folders = _voice_folders(workspace)
+    run_server(host, port, token, no_auth, workspace_voices=folders[0] if len(folders) > 1 else None, preload=preload)
 
 
 def run() -> None:

@@ -50,6 +50,11 @@ def to_vtt(transcript: Transcript) -> str:
 
 def to_json(transcript: Transcript, words: bool = False) -> str:
     """The transcript as JSON; segments list their words when `words` is set."""
+    return json.dumps(to_document(transcript, words), ensure_ascii=False, indent=2) + "\n"
+
+
+def to_document(transcript: Transcript, words: bool = False) -> dict:
+    """The transcript as the JSON-ready dict that `to_json` writes."""
     segments = []
     for s in transcript.segments:
         item = {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
@@ -62,7 +67,7 @@ def to_json(transcript: Transcript, words: bool = False) -> str:
                 for w in s.words
             ]
         segments.append(item)
-    document = {
+    return {
         "language": transcript.language,
         "language_probability": None if transcript.language_probability is None
         else round(transcript.language_probability, 4),
@@ -70,7 +75,6 @@ def to_json(transcript: Transcript, words: bool = False) -> str:
         "text": transcript.text,
         "segments": segments,
     }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 FORMATS: dict[str, Callable[..., str]] = {"txt": to_txt, "srt": to_srt, "vtt": to_vtt, "json": to_json}

@@ -1,0 +1,91 @@
+"""Stored voices: voice profiles (.cvoice) in the service's voice store, plus read-only folders such as a
+workspace's voices/. A voice id is the profile's file name without its suffix; ids are checked so that
+no request reaches a path outside these folders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from castvoice.console import log
+from castvoice.errors import CastvoiceError
+from castvoice.service.errors import ApiError
+from castvoice.text.normalize import slug
+from castvoice.voice.profile import SUFFIX, VoiceProfile, load_profile, save_profile
+
+VOICE_ID = re.compile(r"\w{1,100}")  # what slug() makes: letters, digits and _, nothing else
+
+
+def is_voice_id(text: str) -> bool:
+    """Whether `text` is a well-formed voice id: no separators, dots or other path tricks."""
+    return bool(VOICE_ID.fullmatch(text)) and slug(text) == text
+
+
+def check_voice_id(voice_id: str) -> str:
+    """`voice_id` if it is a well-formed id; else 422."""
+    if not is_voice_id(voice_id):
+        raise ApiError(422, f"{voice_id!r} is not a voice id: use lowercase letters, digits and _ "
+                            "(GET /v1/voices lists them)", "invalid_voice_id", "voice")
+    return voice_id
+
+
+def describe(path: Path, profile: VoiceProfile, read_only: bool) -> dict:
+    """A voice as the API shows it."""
+    return {"id": path.stem, "name": profile.name, "backend": profile.backend, "references": len(profile.references),
+            "similarity": profile.similarity, "source": profile.source, "created": profile.created,
+            "read_only": read_only}
+
+
+class VoiceStore:
+    def __init__(self, folders: tuple[Path, ...]) -> None:
+        self.store, self.folders = folders[0], folders
+
+    def find(self, voice_id: str) -> Path | None:
+        """The profile file of a (checked) id, first folder first; None when there is none."""
+        check_voice_id(voice_id)
+        for folder in self.folders:
+            path = folder / f"{voice_id}{SUFFIX}"
+            if path.resolve().parent == folder.resolve() and path.is_file():
+                return path
+        return None
+
+    def load(self, voice_id: str) -> VoiceProfile:
+        """The stored voice `voice_id`; 404 when there is none."""
+        path = self.find(voice_id)
+        if path is None:
+            raise ApiError(404, f"no stored voice {voice_id!r}; GET /v1/voices lists them", "voice_not_found", "voice")
+        try:
+            return load_profile(path)
+        except CastvoiceError as error:
+            raise ApiError(500, f"stored voice {voice_id!r} cannot be read: {error.problem}", "voice_unreadable") from None
+
+    def list(self) -> list[dict]:
+        """Every readable stored voice; a voice in the store hides one of the same id in a read-only folder."""
+        found: dict[str, dict] = {}
+        for folder in self.folders:
+            for path in sorted(folder.glob(f"*{SUFFIX}")):
+                if path.stem in found:
+                    continue
+                try:
+                    found[path.stem] = describe(path, load_profile(path), read_only=folder != self.store)
+                except CastvoiceError as error:
+                    log.warning("skipping a voice profile: %s", error)
+        return list(found.values())
+
+    def add(self, profile: VoiceProfile, replace: bool) -> dict:
+        """Save a new voice into the store; 409 when its id is taken and `replace` is not set."""
+        self.store.mkdir(parents=True, exist_ok=True)
+        if (self.store / profile.file_name).exists() and not replace:
+            raise ApiError(409, f"a voice {Path(profile.file_name).stem!r} exists; pass replace=true or choose "
+                                "another name", "voice_exists", "name")
+        path = save_profile(profile, self.store, replace=True)
+        return describe(path, profile, read_only=False)
+
+    def delete(self, voice_id: str) -> None:
+        """Remove a voice from the store; 404 when absent, 403 when it lives in a read-only folder."""
+        path = self.find(voice_id)
+        if path is None:
+            raise ApiError(404, f"no stored voice {voice_id!r}", "voice_not_found", "voice")
+        if path.parent != self.store:
+            raise ApiError(403, f"voice {voice_id!r} is read-only here (it lives in {path.parent})", "read_only", "voice")
+        path.unlink()
