@@ -9,8 +9,8 @@ RUN apt-get update \
 
 WORKDIR /opt/castvoice
 COPY requirements.lock pyproject.toml README.md ./
-# As scripts/setup.sh installs: torch first and alone, pinned, then the lock without resolving, then castvoice.
-RUN pip install --no-cache-dir torch==2.13.0 \
+# As scripts/setup.sh installs: torch first and alone, pinned (the CPU build), then the lock without resolving.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install --no-cache-dir --no-deps -r requirements.lock
 COPY castvoice ./castvoice
 RUN pip install --no-cache-dir --no-deps --no-build-isolation .

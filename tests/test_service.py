@@ -314,7 +314,7 @@ def test_too_long_text_and_bad_options_are_refused_with_422(client):
     answer = client.post("/v1/audio/speech", json={"model": "tts-1", "input": long_text, "voice": "alloy"})
     assert answer.status_code == 422 and answer.json()["error"]["param"] == "input"
     for data in ({"text": "Hi.", "speed": "9"}, {"text": "Hi.", "format": "aiff"}, {"text": "Hi.", "backend": "xtts"},
-                 {"text": "😀 ✨"}, {"text": "Hi.", "language": "tlh"}):
+                 {"text": "😀 ✨"}, {"text": "😀 ✨", "stream": "true"}, {"text": "Hi.", "language": "tlh"}):
         answer = client.post("/v1/clone", data=data)
         assert answer.status_code == 422, (data, answer.text)
         assert answer.json()["error"]["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
@@ -290,8 +291,10 @@ async def _streamed(work: WorkQueue, make: Callable[[], Speech],
 
     def produce(job: Job) -> None:
         speech = make()
+        made = say(speech, job)
+        first = next(made, None)  # bad input fails here, while the answer can still be an error status
         loop.call_soon_threadsafe(pieces.put_nowait, speech.sample_rate)
-        for piece in say(speech, job):
+        for piece in itertools.chain([first] if first is not None else [], made):
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
         loop.call_soon_threadsafe(pieces.put_nowait, end)
 

@@ -21,12 +21,11 @@ def is_voice_id(text: str) -> bool:
     return bool(VOICE_ID.fullmatch(text)) and slug(text) == text
 
 
-def check_voice_id(voice_id: str) -> str:
-    """`voice_id` if it is a well-formed id; else 422."""
+def check_voice_id(voice_id: str) -> None:
+    """422 unless `voice_id` is a well-formed id."""
     if not is_voice_id(voice_id):
         raise ApiError(422, f"{voice_id!r} is not a voice id: use lowercase letters, digits and _ "
                             "(GET /v1/voices lists them)", "invalid_voice_id", "voice")
-    return voice_id
 
 
 def describe(path: Path, profile: VoiceProfile, read_only: bool) -> dict:
