@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -111,8 +112,15 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
     reused = len(groups) - len(todo)
     with progress() as bar:
         task = bar.add_task(f"cleaning and checking {character}", total=len(groups), completed=reused)
-        for pending, cleaned in zip(todo, clean_many(map(_source_audio(ws), todo), settings.clean)):
-            clip, steps = _finish_clip(ws, pending, cleaned, language, settings, voices, folder)
+        sources: deque = deque()  # source audio of the clips handed to the cleaners, read once
+
+        def cleaner_jobs():
+            for pending in todo:
+                sources.append(_source_audio(ws, pending))
+                yield sources[-1]
+
+        for pending, cleaned in zip(todo, clean_many(cleaner_jobs(), settings.clean)):
+            clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, language, settings, voices, folder)
             with ws.transaction() as conn:
                 _store(conn, clip, steps, character_id, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
             bar.advance(task)
@@ -181,26 +189,24 @@ class _Pending:
         return [(max(0.0, a - self.cut.start), max(0.0, b - self.cut.start)) for a, b in self.words]
 
 
-def _source_audio(ws: Workspace):
-    """A function from a pending clip to (source audio of its cut, rate, words relative to the cut)."""
+def _source_audio(ws: Workspace, pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """The source audio of a pending clip's cut, its rate, and the words relative to the cut."""
     import soundfile as sf
 
-    def read(pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
-        with sf.SoundFile(ws.source_audio) as source:
-            rate = source.samplerate
-            source.seek(max(0, round(pending.cut.start * rate)))
-            raw = source.read(max(1, round((pending.cut.end - pending.cut.start) * rate)), dtype="float32")
-        return raw, rate, pending.relative_words
-
-    return read
+    with sf.SoundFile(ws.source_audio) as source:
+        rate = source.samplerate
+        source.seek(max(0, round(pending.cut.start * rate)))
+        raw = source.read(max(1, round((pending.cut.end - pending.cut.start) * rate)), dtype="float32")
+    return raw, rate, pending.relative_words
 
 
-def _finish_clip(ws: Workspace, pending: _Pending, cleaned: Cleaned, language: str, settings: PrepareSettings,
-                 voices: _VoiceScorer, folder: Path) -> tuple[DatasetClip, list[dict]]:
-    """Write a cleaned clip and score it; returns it with the cleaning steps taken."""
+def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int, list[tuple[float, float]]],
+                 cleaned: Cleaned, language: str, settings: PrepareSettings, voices: _VoiceScorer, folder: Path
+                 ) -> tuple[DatasetClip, list[dict]]:
+    """Write a cleaned clip and score it against its source; returns it with the cleaning steps taken."""
     import soundfile as sf
 
-    raw, rate, relative = _source_audio(ws)(pending)
+    raw, rate, relative = source
     group = pending.group
     file = folder / f"{pending.label}.flac"
     with atomic_path(file) as tmp:
