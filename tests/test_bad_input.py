@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from castvoice.workspace import ENV_VAR
-from conftest import castvoice
+from conftest import castvoice, copy_workspace
 from tiny_media import error_line, snapshot, write_tone, write_video_only
 
 SCREENPLAY = """INT. KITCHEN - NIGHT
@@ -122,7 +121,7 @@ def test_bad_input_without_w_leaves_the_folder_empty(inputs, tmp_path, case):
 def test_bad_input_leaves_an_existing_workspace_untouched(inputs, small_workspace, tmp_path, case):
     args, name, words = _ingest_args(inputs, case)
     root = tmp_path / "ws"
-    shutil.copytree(small_workspace, root)
+    copy_workspace(small_workspace, root)
     before = snapshot(root)
     line = error_line(castvoice(*args, "-w", root, check=False), name)
     assert words in line
@@ -131,7 +130,7 @@ def test_bad_input_leaves_an_existing_workspace_untouched(inputs, small_workspac
 
 def test_the_workspace_still_works_after_a_refused_ingest(inputs, small_workspace, tmp_path):
     root = tmp_path / "ws"
-    shutil.copytree(small_workspace, root)
+    copy_workspace(small_workspace, root)
     castvoice("ingest", "--text-only", inputs / "spoiled.mkv", "--subs", inputs / "good.srt", "-w", root, check=False)
     again = castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", inputs / "good.srt",
                       "--script", inputs / "good.screenplay.txt", "-w", root)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import castvoice
+from conftest import castvoice, copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +25,7 @@ EDGE = 0.03  # a clip edge may sit this close inside a line's speech (word-bound
 def diane(demo_workspace, tmp_path_factory) -> Path:
     """A copy of the demo workspace with Diane's clips cleaned and checked."""
     ws = tmp_path_factory.mktemp("dataset") / "ws"
-    shutil.copytree(demo_workspace, ws)
+    copy_workspace(demo_workspace, ws)
     castvoice("clean", "Diane", "-w", ws)
     return ws
 
@@ -105,7 +104,7 @@ def test_cleaning_is_recorded_and_loudness_normalised(diane):
 
 def test_include_and_exclude_override_the_checks_and_survive_a_rerun(diane, tmp_path):
     ws = tmp_path / "ws"
-    shutil.copytree(diane, ws)
+    copy_workspace(diane, ws)
     clips = _review(ws)
     dropped = next(c for c in clips if not c["kept"])
     kept = next(c for c in clips if c["kept"])
@@ -122,7 +121,7 @@ def test_include_and_exclude_override_the_checks_and_survive_a_rerun(diane, tmp_
 
 def test_a_new_threshold_rejudges_the_stored_scores_without_rebuilding(diane, tmp_path):
     ws = tmp_path / "ws"
-    shutil.copytree(diane, ws)
+    copy_workspace(diane, ws)
     before = {c["id"]: c for c in _review(ws)}
     again = castvoice("clean", "Diane", "--max-duration", "3", "-w", ws)
     assert f"{len(before)} clips up to date, 0 built" in again.stderr
@@ -161,7 +160,7 @@ def test_dataset_export_and_report(diane, tmp_path):
 
 def test_killed_clean_resumes_with_the_clips_it_finished(demo_workspace, tmp_path):
     ws = tmp_path / "ws"
-    shutil.copytree(demo_workspace, ws)
+    copy_workspace(demo_workspace, ws)
     process = subprocess.Popen([sys.executable, "-m", "castvoice", "clean", "Oliver", "-w", str(ws)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = ws / "castvoice.db"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import castvoice, segment_for
+from conftest import castvoice, segment_for, copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +70,7 @@ def test_every_clip_holds_its_whole_line_and_no_other(demo_workspace, truth, tmp
 
 def test_rerun_skips_finished_stages_and_redoes_only_what_changed(demo, demo_workspace, tmp_path):
     ws = tmp_path / "copy"
-    shutil.copytree(demo_workspace, ws)
+    copy_workspace(demo_workspace, ws)
     before = _stage_times(ws)
     again = castvoice("ingest", demo / "demo.mp4", "--subs", demo / "demo.srt",
                       "--script", demo / "demo.screenplay.txt", "-w", ws)

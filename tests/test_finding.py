@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import castvoice, segment_for
+from conftest import castvoice, segment_for, copy_workspace
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +21,7 @@ def unnamed_workspace(demo, tmp_path_factory) -> Path:
 
 
 def _copy(ws: Path, tmp_path: Path) -> Path:
-    shutil.copytree(ws, tmp_path / "ws")
+    copy_workspace(ws, tmp_path / "ws")
     return tmp_path / "ws"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import DB_NAME, ENV_VAR, Workspace, db, find_workspaces, resolve
-from conftest import castvoice
+from conftest import castvoice, copy_workspace
 from tiny_media import error_line, snapshot, write_tone
 
 TABLES = {"settings", "stages", "media", "characters", "lines", "sound_events", "script_blocks"}
@@ -46,7 +45,7 @@ def workspaces(movie, tmp_path_factory) -> dict[str, Path]:
 
 
 def _copy(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target)
+    copy_workspace(source, target)
     return target
 
 
