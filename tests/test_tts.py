@@ -157,3 +157,20 @@ def test_a_long_text_streams_at_once_and_an_abandoned_stream_stops():
     while any(t.name == "tts-stream" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "tts-stream" for t in threading.enumerate())
+
+
+@pytest.mark.slow
+def test_the_dequantised_fp32_kokoro_speaks_like_the_int8_model():
+    import onnx
+
+    from castvoice.assets import kokoro_model, kokoro_model_fp32
+    from castvoice.voice.tts import KokoroTTS
+
+    ops = {node.op_type for node in onnx.load(kokoro_model_fp32(), load_external_data=False).graph.node}
+    assert not ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear"}
+    assert {"MatMul", "Conv", "LSTM"} <= ops
+    int8, fp32 = get_tts("kokoro"), KokoroTTS(precision="fp32")
+    quantised, full = int8.synthesize(TWENTY_WORDS, "af_heart"), fp32.synthesize(TWENTY_WORDS, "af_heart")
+    assert abs(len(full) - len(quantised)) / len(quantised) < 0.05
+    assert word_error_rate(TWENTY_WORDS, transcribed(full, fp32.sample_rate)) <= 0.05
+    assert kokoro_model_fp32().stat().st_size > 3 * kokoro_model().stat().st_size  # float32 weights, not int8

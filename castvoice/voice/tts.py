@@ -256,12 +256,14 @@ class KokoroTTS(_PieceByPiece):
     languages = ("en-us", "en-gb", "es", "fr-fr", "hi", "it", "pt-br", "ja", "cmn")
     style_shape = (510, 1, 256)
 
-    def __init__(self, onnx: OnnxSettings = TUNED) -> None:
+    def __init__(self, onnx: OnnxSettings = TUNED, precision: str = "int8") -> None:
+        """`precision` int8 is the model as it ships; fp32 is it dequantised, slower on 2 cores (bench tts)."""
         from kokoro_onnx import Kokoro
 
-        from castvoice.assets import kokoro_model, kokoro_voices
+        from castvoice.assets import kokoro_model, kokoro_model_fp32, kokoro_voices
 
-        self._kokoro = Kokoro.from_session(onnx.session(kokoro_model()), str(kokoro_voices()))
+        model = {"int8": kokoro_model, "fp32": kokoro_model_fp32}[precision]()
+        self._kokoro = Kokoro.from_session(onnx.session(model), str(kokoro_voices()))
 
     def voices(self) -> list[str]:
         return sorted(self._kokoro.get_voices())
