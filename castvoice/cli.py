@@ -434,7 +434,7 @@ def _voice_folders(workspace: Path | None) -> list[Path]:
 def voice_create(
     name: Annotated[str, typer.Argument(help="The character (from the workspace), or the new voice's name with --from.")],
     recordings: Annotated[Optional[list[Path]], typer.Option("--from", help="Recordings of the voice (repeatable) instead of the character's clips.")] = None,
-    backend: Annotated[str, typer.Option("--backend", help="kokoro (clones within Kokoro's voice space) or piper (a fixed voice).")] = "kokoro",
+    backend: Annotated[str, typer.Option("--backend", help="kokoro (clones within Kokoro's voice space), piper (a fixed voice), pocket (Kyutai Pocket TTS, downloads its weights) or elevenlabs (your ElevenLabs key).")] = "kokoro",
     budget: Annotated[float, typer.Option("--budget", help="Minutes the voice search may take.")] = 10.0,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a voice of the same name.")] = False,
     workspace: WorkspaceOption = None,

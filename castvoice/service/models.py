@@ -12,8 +12,8 @@ from castvoice.service.settings import Settings
 
 OPENAI_ASR_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-PACKAGES = {"asr": "faster-whisper", "kokoro": "kokoro-onnx", "piper": "piper-tts", "prosody": "librosa",
-            "sensevoice": "sherpa-onnx"}
+PACKAGES = {"asr": "faster-whisper", "kokoro": "kokoro-onnx", "piper": "piper-tts", "pocket": "pocket-tts",
+            "elevenlabs": "httpx", "prosody": "librosa", "sensevoice": "sherpa-onnx"}
 EMOTION_BACKENDS = ("auto", "prosody", "sensevoice", "none")
 
 

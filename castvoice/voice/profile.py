@@ -127,10 +127,11 @@ def import_profile(file: Path, folder: Path, replace: bool = False) -> Path:
 # Making a voice: each backend turns references into its state
 # ---------------------------------------------------------------------------
 
-Builder = Callable[[list[np.ndarray], float, str], tuple[dict, dict[str, np.ndarray], dict[str, float]]]
+# (name, references, budget in seconds, language) -> (state, arrays, similarity)
+Builder = Callable[[str, list[np.ndarray], float, str], tuple[dict, dict[str, np.ndarray], dict[str, float]]]
 
 
-def _kokoro_state(references: list[np.ndarray], budget_seconds: float, language: str):
+def _kokoro_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
     from castvoice.voice.clone import clone_kokoro
 
     clone = clone_kokoro(references, budget_seconds, language=language)
@@ -140,14 +141,44 @@ def _kokoro_state(references: list[np.ndarray], budget_seconds: float, language:
     return state, {"style": clone.style}, similarity
 
 
-def _piper_state(references: list[np.ndarray], budget_seconds: float, language: str):
+def _piper_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
     from castvoice.voice.tts import get_tts
 
     voice = get_tts("piper").voices()[0]
     return {"voice": voice, "speed": 1.0, "language": language}, {}, {}
 
 
-BUILDERS: dict[str, Builder] = {"kokoro": _kokoro_state, "piper": _piper_state}
+def _pocket_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
+    """Pocket TTS clones from one prompt: the best references joined, kept as the `prompt` array."""
+    from castvoice.voice.cloners import PROMPT_RATE, reference_prompt
+    from castvoice.voice.tts import get_tts
+
+    tts = get_tts("pocket")
+    _check_language(tts, language)
+    prompt = reference_prompt(references)
+    tts.conditioning(prompt)  # fails now, not at the first `speak`, where these weights cannot clone
+    state = {"model": tts.config, "language": language, "speed": 1.0,
+             "prompt_seconds": round(len(prompt) / PROMPT_RATE, 2)}
+    return state, {"prompt": prompt}, {}
+
+
+def _elevenlabs_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
+    """An ElevenLabs instant voice clone: the references are uploaded, the profile keeps the voice id."""
+    from castvoice.voice.tts import get_tts
+
+    tts = get_tts("elevenlabs")
+    _check_language(tts, language)
+    voice_id = tts.clone(name, references)
+    return {"voice": voice_id, "model": tts.settings.model, "speed": 1.0, "language": language}, {}, {}
+
+
+def _check_language(tts, language: str) -> None:
+    if language not in tts.languages:
+        raise CastvoiceError(f"{tts.name} does not speak {language!r}; choose from {', '.join(tts.languages)}")
+
+
+BUILDERS: dict[str, Builder] = {"kokoro": _kokoro_state, "piper": _piper_state, "pocket": _pocket_state,
+                                "elevenlabs": _elevenlabs_state}
 
 
 def make_profile(name: str, backend: str, references: list[np.ndarray], budget_seconds: float,
@@ -157,7 +188,7 @@ def make_profile(name: str, backend: str, references: list[np.ndarray], budget_s
         raise CastvoiceError(f"unknown voice backend {backend!r}; choose from {', '.join(BUILDERS)}")
     if not references:
         raise CastvoiceError("no reference speech to build a voice from")
-    state, arrays, similarity = BUILDERS[backend](references, budget_seconds, language)
+    state, arrays, similarity = BUILDERS[backend](name, references, budget_seconds, language)
     return VoiceProfile(name, backend, state, arrays, references, similarity, source)
 
 
@@ -165,5 +196,10 @@ def speaking_voice(profile: VoiceProfile):
     """The TTS backend, the voice argument it takes and the speed, for a profile."""
     from castvoice.voice.tts import get_tts
 
-    voice = profile.arrays["style"] if "style" in profile.arrays else profile.state["voice"]
+    if "style" in profile.arrays:  # kokoro
+        voice = profile.arrays["style"]
+    elif "prompt" in profile.arrays:  # pocket
+        voice = profile.arrays["prompt"]
+    else:  # a voice name or id
+        voice = profile.state["voice"]
     return get_tts(profile.backend), voice, float(profile.state.get("speed", 1.0))

@@ -344,7 +344,22 @@ class PiperTTS(_PieceByPiece):
     _piece = _whole  # Piper's output keeps its own pauses at the ends
 
 
-BACKENDS: dict[str, Callable[[], TTSBackend]] = {"kokoro": KokoroTTS, "piper": PiperTTS}
+def _pocket() -> TTSBackend:
+    from castvoice.voice.cloners import PocketTTS
+
+    return PocketTTS()
+
+
+def _elevenlabs() -> TTSBackend:
+    from castvoice.voice.elevenlabs import ElevenLabsTTS
+
+    return ElevenLabsTTS()
+
+
+# kokoro and piper are embedded; pocket downloads its weights on first use; elevenlabs is a paid service,
+# used only with the user's own key.
+BACKENDS: dict[str, Callable[[], TTSBackend]] = {"kokoro": KokoroTTS, "piper": PiperTTS, "pocket": _pocket,
+                                                  "elevenlabs": _elevenlabs}
 
 
 @cache
