@@ -112,6 +112,41 @@ MIGRATIONS: list[str] = [
         decision TEXT NOT NULL CHECK (decision IN ('include', 'exclude'))
     );
     """,
+    # The assistant. Keyed by character name, not id: a character a re-ingest drops keeps its memories.
+    """
+    CREATE TABLE personas (
+        character TEXT PRIMARY KEY COLLATE NOCASE,
+        description TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE exchanges (
+        id INTEGER PRIMARY KEY,
+        character TEXT NOT NULL COLLATE NOCASE,
+        conversation TEXT NOT NULL,
+        at TEXT NOT NULL,
+        message TEXT NOT NULL,
+        reply TEXT NOT NULL
+    );
+    CREATE INDEX exchanges_by_character ON exchanges(character, conversation);
+    CREATE TABLE memories (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- users forget a memory by id: ids are never used again
+        character TEXT NOT NULL COLLATE NOCASE,
+        kind TEXT NOT NULL CHECK (kind IN ('fact', 'summary')),
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        exchange_id INTEGER REFERENCES exchanges(id) ON DELETE SET NULL,
+        at TEXT NOT NULL,
+        encoder TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX memories_by_character ON memories(character);
+    CREATE TABLE line_text_vectors (
+        line_id INTEGER PRIMARY KEY REFERENCES lines(id) ON DELETE CASCADE,
+        encoder TEXT NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

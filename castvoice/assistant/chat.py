@@ -1,0 +1,161 @@
+"""A chat with a character: streamed replies, every exchange remembered, the prompt kept within the window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from castvoice.assistant.embedding import TextEmbedder
+from castvoice.assistant.llm import LLMBackend, Message, Stream, get_llm
+from castvoice.assistant.memory import (EXTRACTION_METHODS, SUMMARY_METHODS, Exchange, Memory, MemoryStore,
+                                        extract_facts, summarise)
+from castvoice.assistant.persona import LineIndex, Material, assemble, load_persona, partners
+from castvoice.errors import CastvoiceError
+from castvoice.workspace import Workspace
+from castvoice.workspace.db import now
+
+REPLY_TOKENS = 200
+# Shares of the model's window: at most this much for film lines, for memories, and for the summary of the
+# conversation's earlier part. The reply's tokens are kept free; the exchanges so far fill the rest.
+EXAMPLE_SHARE = 0.15
+MEMORY_SHARE = 0.15
+SUMMARY_SHARE = 0.1
+EXAMPLES_EACH = 2  # film lines relevant to the message, and as many characteristic ones
+STOP = ("\nUser:", "\nThe user says:")
+
+
+class Conversation:
+    """One conversation with a character of the workspace.
+
+    `reply` streams the character's answer; once it is complete (or the caller stops reading) the exchange
+    is stored and the lasting facts in the user's message are remembered (`extraction`: rules, model or off).
+    When the prompt would overflow the model's window, the older half of the exchanges is summarised
+    (`summaries`: quotes or model) and dropped from it. With `resume`, the character's latest conversation
+    goes on where it stopped.
+    """
+
+    def __init__(self, ws: Workspace, character: str, llm: LLMBackend | None = None, *,
+                 embedder: TextEmbedder | None = None, max_tokens: int = REPLY_TOKENS, temperature: float = 0.7,
+                 extraction: str = "rules", summaries: str = "quotes", resume: bool = False) -> None:
+        if extraction not in EXTRACTION_METHODS:
+            raise CastvoiceError(f"unknown fact extraction {extraction!r}; choose from {', '.join(EXTRACTION_METHODS)}")
+        if summaries not in SUMMARY_METHODS:
+            raise CastvoiceError(f"unknown summary method {summaries!r}; choose from {', '.join(SUMMARY_METHODS)}")
+        self.llm = llm or get_llm()
+        if not 0 < max_tokens <= self.llm.context_window // 2:
+            raise CastvoiceError(f"a reply of {max_tokens} tokens does not leave room for the prompt in "
+                                 f"{self.llm.name}'s window of {self.llm.context_window}")
+        self.max_tokens, self.temperature = max_tokens, temperature
+        self.extraction, self.summaries = extraction, summaries
+        self.persona = load_persona(ws, character)
+        self.memory = MemoryStore(ws, self.persona.name, embedder)
+        self.lines = LineIndex(ws, self.persona.name, self.memory.embedder)
+        self.partners = partners(ws, self.persona.name)
+        # A small model may go on writing the film's script: it stops where another character would speak.
+        self.stop = STOP + tuple(f"\n{p.name}:" for p in self.partners)
+        self.id = (resume and self.memory.latest_conversation()) or now()
+        self._summary: Memory | None = self.memory.conversation_summary(self.id) if resume else None
+        self.summary = self._summary.text if self._summary else None
+        self.history: list[Exchange] = (
+            self.memory.exchanges(self.id, after=(self._summary.exchange_id or 0) if self._summary else 0)
+            if resume else [])
+        self.last_prompt: list[Message] = []
+        # The user turns of this process's exchanges as they were sent, material included: sent again as they
+        # were, they let a local model reuse its cache of the last prompt and read only the new turn.
+        self._sent: dict[int, str] = {}
+
+    def reply(self, message: str) -> Stream:
+        """The character's answer, piece by piece. The prompt is built (and any summary made) at the call."""
+        message = message.strip()
+        if not message:
+            raise CastvoiceError("the message is empty")
+        prompt = self.prompt_for(message)
+        pieces = self.llm.stream(prompt, self.max_tokens, self.temperature, self.stop)
+        return self._stored(message, prompt[-1].content, pieces)
+
+    def ask(self, message: str) -> str:
+        """The whole answer as one string."""
+        return "".join(self.reply(message))
+
+    def prompt_for(self, message: str) -> list[Message]:
+        """The messages for answering `message`, within the window less the reply's tokens: the oldest
+        exchanges are summarised away first, then the material (memories, film lines) shrinks."""
+        window, count = self.llm.context_window, self.llm.count_tokens
+        room = window - self.max_tokens
+        material = Material(
+            examples=self.lines.examples(message, int(window * EXAMPLE_SHARE), count, EXAMPLES_EACH),
+            partners=self.partners,
+            memories=[m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
+                      if m.text != self.summary],
+            summary=self.summary,
+        )
+        while True:
+            turns = [(self._sent.get(e.id, e.message), e.reply) for e in self.history]
+            messages = assemble(self.persona, turns, message, material)
+            used = self.llm.prompt_tokens(messages)
+            if used <= room:
+                self.last_prompt = messages
+                return messages
+            if self.history:
+                self._fold((len(self.history) + 1) // 2)
+                material.summary = self.summary
+            elif material.examples or material.memories:
+                longer = max((material.examples, material.memories), key=len)
+                longer.pop()
+            elif material.partners or material.summary:
+                material.partners, material.summary = [], None
+            else:
+                raise CastvoiceError(f"the message is too long: with the persona it takes {used} tokens, and "
+                                     f"{self.llm.name}'s window of {window} leaves {room} beside the reply")
+
+    def _fold(self, count: int) -> None:
+        """Summarise the oldest `count` exchanges (with the summary so far) and drop them from the prompt."""
+        dropped, self.history = self.history[:count], self.history[count:]
+        budget = max(16, int(self.llm.context_window * SUMMARY_SHARE))
+        self.summary, how = summarise(dropped, self.persona.name, self.llm, budget, self.summary, self.summaries)
+        if self._summary and any(m.id == self._summary.id for m in self.memory.memories("summary")):
+            self.memory.forget(self._summary.id)  # the new summary covers it
+        self._summary = self.memory.remember(self.summary, "summary", how, dropped[-1].id)
+
+    def _stored(self, message: str, sent: str, pieces: Stream) -> Stream:
+        said = []
+        try:
+            for piece in _without_label(pieces, f"{self.persona.name}:"):
+                said.append(piece)
+                yield piece
+        except GeneratorExit:  # the caller stopped reading: what was said so far is kept
+            pieces.close()  # frees the model before facts are extracted with it
+            self._store(message, sent, "".join(said).strip())
+            raise
+        self._store(message, sent, "".join(said).strip())
+
+    def _store(self, message: str, sent: str, reply: str) -> None:
+        exchange = self.memory.record_exchange(self.id, message, reply)
+        self.history.append(exchange)
+        self._sent[exchange.id] = sent
+        for fact, how in extract_facts(message, self.extraction, self.llm):
+            self.memory.remember(fact, "fact", how, exchange.id)
+
+
+def _without_label(pieces: Iterator[str], label: str) -> Iterator[str]:
+    """The pieces of a reply without a leading speaker's label ("Diane: "), which a small model often writes."""
+    head = ""
+    for piece in pieces:
+        if head is None:
+            yield piece
+            continue
+        head += piece
+        if len(head.lstrip()) < len(label) and label.startswith(head.lstrip()):
+            continue  # could still be the label
+        if head.lstrip().startswith(label):
+            head = head.lstrip()[len(label):].lstrip()
+        if head:
+            yield head
+        head = None
+    if head:
+        yield head
+
+
+def reply(ws: Workspace, character: str, message: str, llm: LLMBackend | None = None, **options) -> Stream:
+    """One answer in the character's latest conversation (a new one if there is none), streamed; the exchange
+    is stored. `options` are those of `Conversation`."""
+    return Conversation(ws, character, llm, resume=True, **options).reply(message)
