@@ -26,7 +26,7 @@ pytestmark = [
 
 SPEAKER = "cmu_arctic_us_aew"  # a US man, three clean utterances
 VOICES = ("am_adam", "am_michael", "af_heart")  # a small stock pool keeps the first-time table short
-BUDGET_SECONDS = 130.0  # the nearest voice, one blend generation and one residual generation
+BUDGET_SECONDS = 160.0  # the nearest voice, the placement, one blend generation and one residual generation
 NEW_SENTENCE = "The juice of lemons makes fine punch, my grandmother always used to say."
 
 
@@ -60,7 +60,7 @@ def test_the_clone_is_a_convex_blend_of_stock_voices_with_a_bounded_timbre_resid
 
 
 def test_the_search_ran_within_its_budget_and_kept_the_nearest_voice_as_a_floor(clone):
-    assert clone.trials >= 1 + POPULATION  # the nearest voice, then at least one generation
+    assert clone.trials >= 2 + POPULATION  # the nearest voice, the placement, then at least one generation
     assert clone.seconds <= BUDGET_SECONDS + 15
     # The selection score is the selection encoder's similarity less a pitch penalty, alike for both.
     assert clone.final.selection >= clone.nearest.selection

@@ -9,6 +9,7 @@ utterances:
 - (a) the nearest stock voice (of highest selection score: Resemblyzer's similarity less a pitch penalty) as
   it ships, at speed 1.0 (and, to show what the speaking rate alone does, at the clone's speed; beside it,
   Resemblyzer's nearest voice without the pitch term),
+- the style encoder's placement (castvoice.voice.style_encoder), at the clone's speed,
 - (b) the best convex blend of stock voices the search found, at the clone's speed,
 - (c) the final clone,
 - (d) the ceiling: the speaker's own references against its held-out utterances.
@@ -100,6 +101,7 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "encoder's nearest": (speech["nearest"] if by_encoder[SELECTION_ENCODER] == clone.nearest_voice
                               else _speak(by_encoder[SELECTION_ENCODER], 1.0)),
         "nearest at speed": _speak(clone.nearest_voice, clone.speed),
+        "placed": _speak(trial_style(clone.placed), clone.speed),
         "blend": _speak(trial_style(clone.best_blend), clone.speed),
         "clone": _speak(clone.style, clone.speed),
     }
@@ -114,6 +116,7 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "residual": round(float(np.linalg.norm(clone.residual)), 3), "speed": round(clone.speed, 2),
         f"{SELECTION_ENCODER}'s nearest": round(score["encoder's nearest"], 4),
         "(a) nearest": round(score["nearest"], 4), "(a) at clone speed": round(score["nearest at speed"], 4),
+        "style encoder's placement": round(score["placed"], 4),
         "(b) blend": round(score["blend"], 4), "(c) clone": round(score["clone"], 4), "(d) ceiling": round(ceiling, 4),
         "gap closed": round((score["clone"] - score["nearest"]) / (ceiling - score["nearest"]), 3),
         "wer": round(errors / max(words, 1), 4), "trials": clone.trials, "clone s": clone.seconds,
@@ -146,7 +149,7 @@ def _centroid(vectors: np.ndarray) -> np.ndarray:
 
 
 def _overall(rows: list[dict], errors: int, words: int) -> dict:
-    numbers = [key for key in rows[0] if key.startswith("(") or key in ("gap closed",) or key.endswith("'s nearest")]
+    numbers = [key for key in rows[0] if key.startswith("(") or key.endswith(("gap closed", "'s nearest", "placement"))]
     mean = {key: round(float(np.mean([r[key] for r in rows])), 4) for key in numbers}
     below = sum(r["(c) clone"] < r["(a) nearest"] for r in rows)
     return {"speaker": f"overall ({len(rows)})", "nearest voice": f"{below} below nearest", **mean,

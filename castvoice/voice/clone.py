@@ -5,7 +5,8 @@ Kokoro speaks in the voice of a 510 x 1 x 256 style pack (one row per input leng
 first 128 dimensions of a row (timbre), its prosody predictor the last 128 (durations, pitch, energy). Free
 search in that space raises an encoder's score while the speech turns to babble, so a clone stays SAFE:
 
-- convex weights over the stock voices nearest the references (by the selection encoder),
+- convex weights over the stock voices nearest the references (by the selection encoder) and those the
+  learned style encoder (castvoice.voice.style_encoder) places the references among,
 - plus a residual on the timbre half only, along the stock voices' main directions of variation, each
   coefficient bounded by `RESIDUAL_BOUND` standard deviations,
 - scored by speaker similarity under two encoders, minus penalties for a pitch unlike the references' and
@@ -16,7 +17,8 @@ search in that space raises an encoder's score while the speech turns to babble,
 
 The search is CMA-ES with successive halving: each candidate of a generation speaks one probe sentence,
 and only the better half speaks the other two and is transcribed. A first stage searches the blend weights
-alone (the best convex blend), a second adds the timbre residual. The speaking rate is matched first.
+alone (the best convex blend), a second adds the timbre residual; both start from the style encoder's
+placement when it scores better than the nearest voice. The speaking rate is matched first.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ OBJECTIVE_WEIGHTS = {"resemblyzer": 0.75, "campplus": 0.25}
 PITCH_PENALTY = 0.15  # score points per octave
 ACCEPT_MARGIN = 0.01  # objective points a blend must gain over the nearest voice, and a residual over the blend
 PITCH_RANGE = (60.0, 400.0)  # Hz
-CANDIDATES = 5
+CANDIDATES = 5  # nearest stock voices by selection score
+PLACED_CANDIDATES = 3  # and the style encoder placement's largest weights
 TIMBRE_DIMS = 128
 RESIDUAL_COMPONENTS = 8
 RESIDUAL_BOUND = 1.0  # stock voices' standard deviations along each component
@@ -100,6 +103,7 @@ class KokoroClone:
     scores: dict[str, float]  # the clone's: similarity per objective encoder, wer, objective
     final: Trial  # what the clone scored
     nearest: Trial  # the nearest stock voice at `speed`
+    placed: Trial  # where the style encoder put the voice
     best_blend: Trial  # the best convex blend without residual
     reference_pitch: float  # median Hz of the references
     trials: int  # candidates synthesised
@@ -130,6 +134,8 @@ def clone_kokoro(
     """Find the Kokoro style (and speed) whose speech is closest to `references` (16 kHz mono speech of one
     person) within `budget_seconds`, a first-time stock voice table included; `voices` limits the stock
     voices considered. `on_progress` receives the seconds spent after each step."""
+    from castvoice.voice.style_encoder import StyleEncoder, place
+
     began = time.monotonic()
     if not references or not any(len(r) for r in references):
         raise CastvoiceError("cloning needs at least one reference recording")
@@ -140,8 +146,10 @@ def clone_kokoro(
     )
     selection = target.selection(stock.embeddings[SELECTION_ENCODER] @ target.embeddings[SELECTION_ENCODER],
                                  stock.pitches)
-    candidates = np.argsort(-selection)[:CANDIDATES]
-    nearest = candidates[0]
+    nearest = int(np.argmax(selection))
+    placed_weights, placed_coefficients = place(StyleEncoder.load().timbre(target.embeddings), stock)
+    by_placement = [i for i in np.argsort(-placed_weights)[:PLACED_CANDIDATES] if placed_weights[i] > 0]
+    candidates = np.array(list(dict.fromkeys([*np.argsort(-selection)[:CANDIDATES], *by_placement])))
     initial = _softmax(INITIAL_LOGIT_SCALE * (selection[candidates] - selection[nearest]))
     speed = float(np.clip(reference_rate(references, language) / float(initial @ stock.rates[candidates]),
                           *SPEED_RANGE))
@@ -149,18 +157,23 @@ def clone_kokoro(
              ", ".join(stock.names[i] for i in candidates))
     search = _Search(stock, candidates, target, speed, language, began, on_progress)
     baseline = search.evaluate(np.eye(len(stock.names))[nearest], np.zeros(RESIDUAL_COMPONENTS))
+    placed_weights[np.setdiff1d(np.arange(len(stock.names)), candidates)] = 0.0
+    placed = search.evaluate(placed_weights / placed_weights.sum(), placed_coefficients)
     deadline, now = began + budget_seconds, time.monotonic()
+    # Each stage starts from the style encoder's placement when that scored better than the nearest voice.
+    start = placed_weights[candidates] if placed.objective > baseline.objective else initial
     # The blend stage gets its share of the time, but at least one generation when the budget holds two.
     blend_seconds = max(BLEND_SHARE * (deadline - now), min(search.generation_estimate(), (deadline - now) / 2))
-    search.optimise(np.log(initial), now + blend_seconds, residual=False)
+    search.optimise(np.log(np.maximum(start, 1e-3)), now + blend_seconds, residual=False)
     best_blend = search.best(baseline, baseline, residual=False)
     blend_logits = np.log(np.maximum([best_blend.weights.get(stock.names[i], 0.0) for i in candidates], 1e-3))
-    search.optimise(np.concatenate([blend_logits, np.zeros(RESIDUAL_COMPONENTS)]), deadline, residual=True)
+    residual_start = placed_coefficients if placed.objective > baseline.objective else np.zeros(RESIDUAL_COMPONENTS)
+    search.optimise(np.concatenate([blend_logits, residual_start]), deadline, residual=True)
     best = search.best(baseline, best_blend, residual=True)
     return KokoroClone(
         style=trial_style(best), speed=speed, nearest_voice=stock.names[nearest],
         blend={k: v for k, v in best.weights.items() if v > 0}, residual=best.residual, scores=best.scores(),
-        final=best, nearest=baseline, best_blend=best_blend, reference_pitch=target.pitch, trials=search.synthesised,
+        final=best, nearest=baseline, placed=placed, best_blend=best_blend, reference_pitch=target.pitch, trials=search.synthesised,
         seconds=round(time.monotonic() - began, 1), language=language,
         history=[{**t.scores(), "pitch": round(t.pitch, 1), "selection": round(t.selection, 4)} for t in search.trials],
     )
