@@ -19,12 +19,14 @@ demo: setup
 	$(CASTVOICE) report Diane --out $(DEMO)/diane-report.html -w $(WS)
 	test -f $(WS)/voices/diane.cvoice || $(CASTVOICE) voice create Diane --budget 2 -w $(WS)
 	$(CASTVOICE) speak --voice Diane "The lamp is lit again, and every ship in the fleet is coming home." -o $(DEMO)/diane-says.wav -w $(WS)
+	$(CASTVOICE) chat Diane --new --once "Good evening, Diane. My name is Sam. Is the lamp lit tonight?" -o $(DEMO)/diane-replies.wav -w $(WS)
 	@echo
 	@echo "demo film:        $(DEMO)/demo.mp4 (subtitles, screenplay and ground truth beside it)"
 	@echo "workspace:        $(WS)"
 	@echo "Diane's dataset:  $(DEMO)/dataset/diane (LJSpeech layout)"
 	@echo "Diane's report:   $(DEMO)/diane-report.html (open it in a browser)"
 	@echo "Diane's voice:    $(WS)/voices/diane.cvoice, saying a new line in $(DEMO)/diane-says.wav"
+	@echo "Diane's reply:    $(DEMO)/diane-replies.wav (talk on with: $(CASTVOICE) chat Diane -w $(WS))"
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

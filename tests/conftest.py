@@ -33,12 +33,13 @@ def truth(demo) -> list[dict]:
     return json.loads((demo / "truth.json").read_text())["segments"]
 
 
-def castvoice(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True):
-    """Run the real `castvoice` command; return the CompletedProcess."""
+def castvoice(*args: str, cwd: Path | None = None, env: dict | None = None, check: bool = True,
+              stdin: str | None = None):
+    """Run the real `castvoice` command (with `stdin` as its input); return the CompletedProcess."""
     done = subprocess.run(
         [sys.executable, "-m", "castvoice", *map(str, args)],
         cwd=cwd, env={**os.environ, "COLUMNS": "200", **(env or {})},
-        capture_output=True, text=True, check=False,
+        input=stdin, capture_output=True, text=True, check=False,
     )
     if check and done.returncode != 0:
         raise AssertionError(f"castvoice {' '.join(map(str, args))} failed ({done.returncode}):\n{done.stderr}")

@@ -72,6 +72,11 @@ class Conversation:
         pieces = self.llm.stream(prompt, self.max_tokens, self.temperature, self.stop)
         return self._stored(message, prompt[-1].content, pieces)
 
+    def warm(self) -> None:
+        """Have the model read the persona and the exchanges so far now, while the user is still typing."""
+        turns = [(self._sent.get(e.id, e.message), e.reply) for e in self.history]
+        self.llm.prefill(assemble(self.persona, turns, "", Material())[:-1])
+
     def ask(self, message: str) -> str:
         """The whole answer as one string."""
         return "".join(self.reply(message))

@@ -75,6 +75,10 @@ class LLMBackend(Protocol):
         """The reply to `messages`, piece by piece as it is made; ends before the first `stop` string.
         Closing the stream before its end stops the model."""
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Read `messages` ahead of time, so that a prompt starting with them is answered sooner (a local
+        model keeps them in its cache; a remote server is left alone)."""
+
 
 def complete(llm: LLMBackend, messages: Sequence[Message], max_tokens: int = 256, temperature: float = 0.0,
              stop: Sequence[str] = ()) -> str:
@@ -138,12 +142,13 @@ class Spec:
 def parse_spec(spec: str) -> Spec:
     """`embedded`, `gguf:PATH`, `ollama[:MODEL][@URL]` or `openai[:MODEL][@URL]` as its parts. Without a URL,
     Ollama is looked for on this machine, and an OpenAI-compatible server at $OPENAI_BASE_URL, else OpenAI's."""
-    kind, _, rest = spec.strip().partition(":")
-    model, url = rest, None
+    spec, url = spec.strip(), None
     for scheme in ("@http://", "@https://"):
-        if scheme in rest:
-            model, url = rest.split(scheme, 1)
+        if scheme in spec:
+            spec, url = spec.split(scheme, 1)
             url = scheme[1:] + url.rstrip("/")
+    kind, _, rest = spec.partition(":")
+    model = rest
     if kind == "embedded" and not rest:
         return Spec("embedded", str(embedded_model()))
     if kind == "gguf" and model and url is None:
@@ -225,6 +230,19 @@ class GgufLLM:
             raise CastvoiceError(
                 f"the prompt takes {len(prompt)} tokens, more than {self.name}'s window of {self.context_window}")
         return _until_stop(self._generate(prompt, min(max_tokens, room), temperature), stop)
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        prompt = self.encode_prompt(messages)
+        if len(prompt) >= self.context_window or not self._lock.acquire(blocking=False):
+            return  # too long to keep, or the model is busy: the next prompt is read whole
+        try:
+            self._read(prompt)
+        except BaseException:
+            self._cached = []
+            self._context.kv_cache_clear()
+            raise
+        finally:
+            self._lock.release()
 
     def encode_prompt(self, messages: Sequence[Message]) -> list[int]:
         """The prompt's tokens: the template's own text may hold special tokens, the messages' text may not.
@@ -379,6 +397,9 @@ class _RemoteLLM:
 
     def prompt_tokens(self, messages: Sequence[Message]) -> int:
         return sum(self.count_tokens(m.content) + MESSAGE_TOKENS for m in messages) + MESSAGE_TOKENS
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Nothing: a server keeps its own cache."""
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256, temperature: float = 0.7,
                stop: Sequence[str] = ()) -> Stream:

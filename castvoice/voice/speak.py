@@ -35,7 +35,7 @@ def speak_to(profile: VoiceProfile, text: str, out: Path | None, play: bool = Fa
             tmp = stack.enter_context(atomic_path(out))
             sinks.append(stack.enter_context(sf.SoundFile(tmp, "w", backend.sample_rate, 1, "PCM_16", format="WAV")).write)
         if play:
-            sinks.append(stack.enter_context(_speaker(backend.sample_rate)).write)
+            sinks.append(stack.enter_context(open_speaker(backend.sample_rate)).write)
         for chunk in backend.stream(text, voice, speed, language):
             chunk = np.asarray(chunk, dtype=np.float32)
             for write in sinks:
@@ -47,7 +47,7 @@ def speak_to(profile: VoiceProfile, text: str, out: Path | None, play: bool = Fa
 
 
 @contextlib.contextmanager
-def _speaker(rate: int):
+def open_speaker(rate: int):
     """A blocking output stream to the default sound device."""
     try:
         import sounddevice
