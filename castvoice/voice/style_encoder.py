@@ -1,10 +1,11 @@
 """A learned style encoder: from speaker embeddings of someone's speech to a place in Kokoro's style space.
 
 Trained once on synthetic speech (`scripts/train_style_encoder.py`): random convex blends of the English
-stock voices with bounded timbre perturbations each speak a sentence; the objective encoders embed the
-speech, and a ridge regression learns to predict the voice's timbre (the mean of the style pack's first
-TIMBRE_DIMS values) from the embeddings. Cloning then places a character by predicting its timbre and
-expressing it as a convex blend of stock voices plus a residual within the search's bounds.
+stock voices with bounded timbre perturbations each speak a sentence, and the speaker encoders embed the
+speech. The encoder predicts a voice's timbre (the mean of the style pack's first TIMBRE_DIMS values)
+from the timbres of the synthetic voices that sound most like it. Cloning then places a character by
+predicting its timbre and expressing it as a convex blend of stock voices plus a residual within the
+search's bounds.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ TRAINING_SENTENCES = (
     "Press the pants and sew a button on the vest.",
 )
 MAX_BLEND = 4  # stock voices in one training blend
-RIDGE_ALPHAS = tuple(np.logspace(-1, 4, 11))
+ENCODER = "resemblyzer"  # its nearest voices placed real speakers best (CAM++ added made it worse)
+NEIGHBOURS = 5
 
 
 def voice_timbre(style: np.ndarray) -> np.ndarray:
@@ -102,26 +104,32 @@ def generate(out: Path, count: int, seed: int, shard: int = 25, language: str = 
 
 @dataclass(frozen=True)
 class StyleEncoder:
-    """Standardised features -> timbre, a linear map."""
+    """Speaker embedding -> timbre, by the NEIGHBOURS synthetic voices whose speech is nearest (cosine) under
+    ENCODER. A nearest-neighbour map never leaves the voices it was trained on: real speech, whose embeddings
+    lie apart from synthetic speech, is placed among Kokoro voices rather than extrapolated past them (a
+    ridge regression, tried first, placed most real speakers further from themselves than their nearest
+    stock voice)."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    coefficients: np.ndarray  # (features, TIMBRE_DIMS)
-    intercept: np.ndarray
+    embeddings: np.ndarray  # (voices, ENCODER's dimension), unit length
+    timbres: np.ndarray  # (voices, TIMBRE_DIMS)
 
     def timbre(self, embeddings: dict[str, np.ndarray]) -> np.ndarray:
-        return ((features(embeddings) - self.mean) / self.scale) @ self.coefficients + self.intercept
+        return self._nearest_timbre(np.asarray(embeddings[ENCODER], np.float32))
+
+    def _nearest_timbre(self, embedding: np.ndarray) -> np.ndarray:
+        similarity = self.embeddings.astype(np.float32) @ (embedding / np.linalg.norm(embedding))
+        return self.timbres[np.argsort(-similarity)[:NEIGHBOURS]].astype(np.float32).mean(axis=0)
 
     def save(self, path: Path = WEIGHTS_FILE) -> None:
         from castvoice.atomic import atomic_path
 
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, mean=self.mean, scale=self.scale, coefficients=self.coefficients, intercept=self.intercept)
+            np.savez_compressed(f, embeddings=self.embeddings.astype(np.float16), timbres=self.timbres.astype(np.float16))
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> StyleEncoder:
         with np.load(path) as saved:
-            return cls(**{name: saved[name] for name in ("mean", "scale", "coefficients", "intercept")})
+            return cls(saved["embeddings"], saved["timbres"])
 
 
 def load_samples(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -130,22 +138,30 @@ def load_samples(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([s["features"] for s in shards]), np.concatenate([s["timbres"] for s in shards])
 
 
-def train(folder: Path, held_out: float = 0.2, seed: int = 0) -> tuple[StyleEncoder, dict[str, float]]:
-    """Fit the encoder on the samples under `folder`; report R^2 and timbre error on a held-out share."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import train_test_split
+def _encoder_part(features_: np.ndarray, name: str) -> np.ndarray:
+    """One encoder's embeddings out of rows of `features`."""
+    start = 0
+    for encoder in sorted(OBJECTIVE_WEIGHTS):
+        size = _embedder(encoder).dimension
+        if encoder == name:
+            part = features_[:, start:start + size]
+            return part / np.linalg.norm(part, axis=1, keepdims=True)
+        start += size
+    raise KeyError(name)
 
+
+def train(folder: Path, held_out: float = 0.2, seed: int = 0) -> tuple[StyleEncoder, dict[str, float]]:
+    """The encoder from every sample under `folder`, with its timbre error on a held-out share (from an
+    encoder of the rest) against the spread of the timbres."""
     x, y = load_samples(folder)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=held_out, random_state=seed)
-    mean, scale = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6
-    model = RidgeCV(alphas=RIDGE_ALPHAS).fit((x_train - mean) / scale, y_train)
-    predicted = model.predict((x_test - mean) / scale)
-    spread = np.linalg.norm(y_test - y_train.mean(axis=0), axis=1).mean()
-    report = {"samples": len(x), "alpha": float(model.alpha_), "held-out R2": float(model.score((x_test - mean) / scale, y_test)),
-              "held-out error / spread": float(np.linalg.norm(predicted - y_test, axis=1).mean() / spread)}
-    encoder = StyleEncoder(mean.astype(np.float32), scale.astype(np.float32),
-                           model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32))
-    return encoder, report
+    x = _encoder_part(x, ENCODER)
+    test = np.random.default_rng(seed).random(len(x)) < held_out
+    trial = StyleEncoder(x[~test], y[~test])
+    predicted = np.stack([trial._nearest_timbre(e) for e in x[test]])
+    spread = np.linalg.norm(y[test] - y[~test].mean(axis=0), axis=1).mean()
+    report = {"samples": len(x), "neighbours": NEIGHBOURS,
+              "held-out error / spread": float(np.linalg.norm(predicted - y[test], axis=1).mean() / spread)}
+    return StyleEncoder(x.astype(np.float32), y.astype(np.float32)), report
 
 
 def place(timbre: np.ndarray, stock: StockVoices) -> tuple[np.ndarray, np.ndarray]:
