@@ -572,8 +572,11 @@ def chat(
     if profile is not None:
         warm_voice(profile)
 
-    def answer(message: str, file: Path | None) -> None:
+    def answer(message: str) -> None:
         echo = None if as_json else (lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        # Speech goes to -o, else to the speakers, else to a file per reply in the conversation's folder.
+        number = len(conversation.memory.exchanges(conversation.id)) + 1
+        file = out or (None if play or profile is None else replies / f"{number:03d}.wav")
         turn = take_turn(conversation, message, profile, file, play, echo)
         if as_json:
             _print_json({"character": conversation.persona.name, "conversation": conversation.id, **asdict(turn)})
@@ -583,15 +586,14 @@ def chat(
             stderr.print(f"[dim]spoken: {turn.audio}[/dim]")
 
     if once or listen:
-        answer(once or heard(listen), out)
+        answer(once or heard(listen))
         return
     if sys.stdin.isatty():
         stderr.print(f"Talking with {conversation.persona.name}; an empty line or Ctrl-D ends.")
-    for number, line in enumerate(_messages("you> " if sys.stdin.isatty() else ""), 1):
+    for line in _messages("you> " if sys.stdin.isatty() else ""):
         if sys.stdin.isatty():
             sys.stdout.write(f"{conversation.persona.name}> ")
-        file = None if play or profile is None else replies / f"{number:03d}.wav"
-        answer(line, file)
+        answer(line)
 
 
 def _messages(prompt: str):
