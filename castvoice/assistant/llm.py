@@ -37,6 +37,9 @@ OPENAI_CONTEXT = 8192
 # Measured on 2 cores while the other core was busy: SmolLM2-135M decodes 55-68 tokens/s on one thread and
 # 6-18 tokens/s on two (llama.cpp's threads wait for each other by spinning). One thread is the default.
 GGUF_THREADS = 1
+# Reading a prompt runs in large batches that keep every core busy, and a chat reads its prompt while its
+# voice is idle: prompts are read on all cores.
+GGUF_PROMPT_THREADS = os.cpu_count() or 1
 GGUF_BATCH = 512
 # Remote servers tokenize on their side; castvoice counts on at most 3 bytes of UTF-8 per token, which
 # over-counts English (about 4 characters a token), so an estimated prompt never overflows the window.
@@ -210,7 +213,7 @@ class GgufLLM:
         context = cy.LlamaContextParams()
         context.n_ctx = self.context_window
         context.n_batch = GGUF_BATCH
-        context.n_threads = context.n_threads_batch = threads
+        context.n_threads, context.n_threads_batch = threads, max(threads, GGUF_PROMPT_THREADS)
         context.no_perf = True
         self._context = cy.LlamaContext(self._model, context)
         self._cached: list[int] = []  # the tokens whose keys and values the context holds

@@ -20,17 +20,19 @@ import numpy as np
 
 from castvoice.console import log
 from castvoice.voice.profile import VoiceProfile, speaking_voice
-from castvoice.voice.tts import FIRST_PIECE_WORDS
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—–]\s")
 _WORD_END = re.compile(r"\S\s")
 _END = object()
+# Words in the first spoken piece: Kokoro takes about a second for five words on 2 cores, and the reply's
+# first audio waits for it.
+FIRST_SPOKEN_WORDS = 3
 
 
 class SentenceCutter:
     """Cuts whole sentences from text fed piece by piece, each as soon as it ends. The first piece is cut
-    sooner, so that speech starts early: at a clause end or once it holds FIRST_PIECE_WORDS whole words."""
+    sooner, so that speech starts early: at a clause end or once it holds FIRST_SPOKEN_WORDS whole words."""
 
     def __init__(self) -> None:
         self.buffer, self.first = "", True
@@ -59,7 +61,7 @@ class SentenceCutter:
         if clause := _CLAUSE_END.search(self.buffer):
             return clause.end()
         words = list(_WORD_END.finditer(self.buffer))
-        return words[FIRST_PIECE_WORDS - 1].end() if len(words) >= FIRST_PIECE_WORDS else None
+        return words[FIRST_SPOKEN_WORDS - 1].end() if len(words) >= FIRST_SPOKEN_WORDS else None
 
 
 @dataclass

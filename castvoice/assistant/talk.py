@@ -23,7 +23,7 @@ class Turn:
     reply: str
     pieces: int  # text pieces the model streamed (about one token each)
     first_text: float | None
-    done: float
+    done: float  # the text's end; the speech may go on after it
     audio: str | None = None
     first_audio: float | None = None
     speech_seconds: float = 0.0
@@ -46,7 +46,8 @@ def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | No
     stream = conversation.reply(message)
     speaker = ReplySpeaker(voice, out, play, began) if voice is not None and (out or play) else None
 
-    def take(source) -> None:
+    def take(source) -> float:
+        """Pass the pieces on; the seconds from the message to the end of the text."""
         nonlocal first_text
         for piece in source:
             if first_text is None:
@@ -54,13 +55,14 @@ def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | No
             pieces.append(piece)
             if echo:
                 echo(piece)
+        return time.perf_counter() - began
 
     if speaker:
         with speaker:
-            take(speaker.speak_along(stream))
+            done = take(speaker.speak_along(stream))
     else:
-        take(stream)
-    turn = Turn(message, "".join(pieces).strip(), len(pieces), first_text, time.perf_counter() - began)
+        done = take(stream)
+    turn = Turn(message, "".join(pieces).strip(), len(pieces), first_text, done)
     if speaker:
         result = speaker.result
         turn.first_audio, turn.speech_seconds, turn.speech_error = result.first_audio, result.seconds, result.error
