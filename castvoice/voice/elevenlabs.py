@@ -1,5 +1,4 @@
-"""ElevenLabs speech and instant voice cloning over its REST API, with the user's own key (`pip install
-castvoice[elevenlabs]`).
+"""ElevenLabs speech and instant voice cloning over its REST API, with the user's own key.
 
 Opt-in: nothing is sent unless a key is configured, in $ELEVENLABS_API_KEY or as `api_key` in the
 `[elevenlabs]` table of the config file ($CASTVOICE_CONFIG, default ~/.config/castvoice/config.toml), where
@@ -71,10 +70,8 @@ class ElevenLabsTTS(_PieceByPiece):
         if not settings.api_key:
             raise CastvoiceError(f"ElevenLabs is not configured: set {API_KEY_ENV}, or api_key in the [elevenlabs] "
                                  "table of the config file")
-        try:
-            import httpx
-        except ImportError:
-            raise CastvoiceError("ElevenLabs needs httpx; install it with `pip install castvoice[elevenlabs]`") from None
+        import httpx
+
         self.settings = settings
         self._client = httpx.Client(base_url=settings.url, headers={"xi-api-key": settings.api_key},
                                     timeout=httpx.Timeout(READ_SECONDS, connect=CONNECT_SECONDS))
