@@ -13,13 +13,13 @@ import json
 import math
 import os
 import threading
-import tomllib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+from castvoice.config import config_table
 from castvoice.errors import CastvoiceError
 
 DEFAULT_SPEC = "embedded"
@@ -28,7 +28,6 @@ OLLAMA_MODEL = "llama3.2"
 OPENAI_URL = "https://api.openai.com/v1"
 OPENAI_MODEL = "gpt-4o-mini"
 API_KEY_ENV = "OPENAI_API_KEY"
-CONFIG_ENV = "CASTVOICE_CONFIG"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 GGUF_CONTEXT = 4096  # tokens; a GGUF model trained on fewer gets its own length
@@ -105,11 +104,6 @@ SETTING_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def config_path() -> Path:
-    """The config file: $CASTVOICE_CONFIG, default ~/.config/castvoice/config.toml."""
-    return Path(os.environ.get(CONFIG_ENV) or Path.home() / ".config" / "castvoice" / "config.toml")
-
-
 def load_settings(path: Path | None = None) -> LLMSettings:
     """LLM settings from the `[llm]` table of the config file; defaults when the file does not exist. Example:
 
@@ -117,16 +111,7 @@ def load_settings(path: Path | None = None) -> LLMSettings:
         spec = "ollama:llama3.2@http://127.0.0.1:11434"
         context_window = 8192
     """
-    path = path or config_path()
-    if not path.is_file():
-        return LLMSettings()
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("llm", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CastvoiceError(f"not a valid TOML file ({error})", path) from None
-    unknown = sorted(set(table) - set(SETTING_TYPES))
-    if unknown:
-        raise CastvoiceError(f"unknown [llm] settings {', '.join(unknown)}; known: {', '.join(SETTING_TYPES)}", path)
+    table, path = config_table("llm", SETTING_TYPES, path)
     for name, value in table.items():
         kinds = SETTING_TYPES[name]
         if isinstance(value, bool) or not isinstance(value, kinds):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from castvoice.config import config_table
 from castvoice.errors import CastvoiceError
 from castvoice.voice.tts import _PieceByPiece
 
@@ -40,20 +40,9 @@ class ElevenLabsSettings:
 
 def load_settings(path: Path | None = None) -> ElevenLabsSettings:
     """The `[elevenlabs]` table of the config file, with $ELEVENLABS_API_KEY taking precedence for the key."""
-    from castvoice.assistant.llm import config_path
-
-    path = path or config_path()
-    table: dict = {}
-    if path.is_file():
-        try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("elevenlabs", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise CastvoiceError(f"not a valid TOML file ({error})", path) from None
-        unknown = sorted(set(table) - set(SETTINGS))
-        if unknown:
-            raise CastvoiceError(f"unknown [elevenlabs] settings {', '.join(unknown)}; known: {', '.join(SETTINGS)}", path)
-        if any(not isinstance(value, str) for value in table.values()):
-            raise CastvoiceError("[elevenlabs] settings must be strings", path)
+    table, path = config_table("elevenlabs", SETTINGS, path)
+    if any(not isinstance(value, str) for value in table.values()):
+        raise CastvoiceError("[elevenlabs] settings must be strings", path)
     key = os.environ.get(API_KEY_ENV) or table.get("api_key") or None
     return ElevenLabsSettings(key, table.get("url", API_URL).rstrip("/"), table.get("model", MODEL))
 
