@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -53,14 +50,6 @@ def demo_workspace(demo, tmp_path_factory) -> Path:
     castvoice("ingest", demo / "demo.mp4", "--subs", demo / "demo.srt",
               "--script", demo / "demo.screenplay.txt", "-w", root)
     return root
-
-
-def copy_workspace(source: Path, target: Path) -> Path:
-    """Copy a workspace folder; the database goes through SQLite's backup so a live WAL is copied consistently."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("castvoice.db*"))
-    with closing(sqlite3.connect(source / "castvoice.db")) as src, closing(sqlite3.connect(target / "castvoice.db")) as dst:
-        src.backup(dst)
-    return target
 
 
 def segment_for(truth: list[dict], start: float, end: float) -> dict:

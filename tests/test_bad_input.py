@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from castvoice.workspace import ENV_VAR
-from conftest import castvoice, copy_workspace
+from castvoice.workspace import ENV_VAR, copy_workspace
+from conftest import castvoice
 from tiny_media import error_line, snapshot, write_tone, write_video_only
 
 SCREENPLAY = """INT. KITCHEN - NIGHT

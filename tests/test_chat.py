@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from castvoice.assistant.spoken import FIRST_SPOKEN_WORDS, SentenceCutter
-from conftest import EVAL, castvoice, copy_workspace
+from castvoice.workspace import copy_workspace
+from conftest import EVAL, castvoice
 
 
 def _cut(text: str, piece_chars: int = 3) -> list[str]:

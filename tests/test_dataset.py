@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import castvoice, copy_workspace
+from castvoice.workspace import copy_workspace
+from conftest import castvoice
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from conftest import castvoice, segment_for, copy_workspace
+from castvoice.workspace import copy_workspace
+from conftest import castvoice, segment_for
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import castvoice, segment_for, copy_workspace
+from castvoice.workspace import copy_workspace
+from conftest import castvoice, segment_for
 
 pytestmark = pytest.mark.slow
 

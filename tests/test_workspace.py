@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from castvoice.errors import CastvoiceError
-from castvoice.workspace import DB_NAME, ENV_VAR, Workspace, db, find_workspaces, resolve
-from conftest import castvoice, copy_workspace
+from castvoice.workspace import DB_NAME, ENV_VAR, Workspace, copy_workspace, db, find_workspaces, resolve
+from conftest import castvoice
 from tiny_media import error_line, snapshot, write_tone
 
 TABLES = {"settings", "stages", "media", "characters", "lines", "sound_events", "script_blocks"}

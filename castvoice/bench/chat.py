@@ -126,12 +126,10 @@ def _latency_rows(root: Path, llm: str | None) -> list[dict]:
 
 def _recall_row(root: Path, llm: str | None, copy: Path) -> dict:
     """Three sessions in three processes on a copy of the workspace; the facts asked about in the third."""
-    import shutil
-
     from castvoice.assistant import MemoryStore
-    from castvoice.workspace import Workspace
+    from castvoice.workspace import Workspace, copy_workspace
 
-    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("castvoice.db-*", "reply-*.wav"))
+    copy_workspace(root, copy, "reply-*.wav")
     sessions = [[told for told, _, _ in FACTS], list(SMALL_TALK), [asked for _, asked, _ in FACTS]]
     answers = [_session(copy, llm, messages) for messages in sessions][-1]
     store = MemoryStore(Workspace(copy), CHARACTER)

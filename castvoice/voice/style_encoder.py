@@ -22,7 +22,6 @@ from castvoice.voice.clone import (
     RESIDUAL_COMPONENTS,
     TIMBRE_DIMS,
     StockVoices,
-    _centroid,
     _embedder,
     compose_style,
 )

@@ -75,6 +75,18 @@ class Workspace:
             del self.__dict__["conn"]
 
 
+def copy_workspace(source: Path, target: Path, *skip: str) -> Path:
+    """Copy a workspace folder, leaving out files matching `skip`; the database goes through SQLite's
+    backup, which reads a live write-ahead log consistently where a file copy could catch it mid-change."""
+    import shutil
+    from contextlib import closing
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(f"{DB_NAME}*", *skip))
+    with closing(sqlite3.connect(source / DB_NAME)) as src, closing(sqlite3.connect(target / DB_NAME)) as dst:
+        src.backup(dst)
+    return target
+
+
 def is_workspace(path: Path) -> bool:
     return (path / DB_NAME).is_file()
 
