@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ def finding_rows(demo: Path | None = None) -> list[dict]:
     from castvoice.demo.film import build
     from castvoice.ingest import ingest
     from castvoice.speech.finding import enroll
-    from castvoice.workspace import Workspace
+    from castvoice.workspace import Workspace, copy_workspace
 
     film = demo or build(cache_dir() / "demo-film")
     truth = json.loads((film.parent / "truth.json").read_text())["segments"]
@@ -33,7 +32,7 @@ def finding_rows(demo: Path | None = None) -> list[dict]:
         base.close()
         for character in sorted({g["character"] for g in truth}):
             ws = Workspace(Path(tmp) / character)
-            shutil.copytree(base.root, ws.root)
+            copy_workspace(base.root, ws.root)
             example = next(g for g in truth if g["character"] == character and g["end"] - g["start"] >= EXAMPLE_SECONDS)
             span = (example["start"], example["start"] + EXAMPLE_SECONDS)
             found = enroll(ws, character, [span])
