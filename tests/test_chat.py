@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from castvoice.assistant.spoken import FIRST_SPOKEN_WORDS, SentenceCutter
+from castvoice.assistant.spoken import FIRST_SPOKEN_WORDS
+from castvoice.text.sentences import SentenceCutter
 from castvoice.workspace import copy_workspace
 from conftest import EVAL, castvoice
 
 
 def _cut(text: str, piece_chars: int = 3) -> list[str]:
     """What the cutter makes of `text` fed a few characters at a time, as a model streams it."""
-    cutter, done = SentenceCutter(), []
+    cutter, done = SentenceCutter(FIRST_SPOKEN_WORDS), []
     for at in range(0, len(text), piece_chars):
         done += cutter.feed(text[at:at + piece_chars])
     return done + cutter.flush()

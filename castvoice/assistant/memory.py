@@ -16,6 +16,7 @@ import numpy as np
 from castvoice.assistant.embedding import TextEmbedder, from_blobs, get_embedder, to_blob
 from castvoice.assistant.llm import LLMBackend, Message, complete
 from castvoice.errors import CastvoiceError
+from castvoice.text.sentences import split_sentences
 from castvoice.workspace import Workspace
 from castvoice.workspace.db import now
 
@@ -201,7 +202,6 @@ def about_the_user(text: str) -> str:
     return re.sub(r"[A-Za-z']+", lambda w: _ABOUT_THE_USER.get(w.group().lower(), w.group()), text.replace("’", "'"))
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 # A new clause about the user inside a sentence: "..., and I live in Lisbon", "... but my dog ..."
 _CLAUSE_START = re.compile(r"\s*(?:[,;:]|\s-\s|\b(?:and|but|so|because|although)\b)\s*(?=(?:i|i'm|i've|my)\b)",
                            re.IGNORECASE)
@@ -239,7 +239,7 @@ def facts_by_rules(message: str) -> list[str]:
     Rex" gives "The user's dog is called Rex", "I live in Porto" gives "The user lives in Porto".
     Questions, and statements of what the user thinks, wants or feels right now, give none."""
     facts = []
-    for sentence in _SENTENCE_END.split(message.replace("’", "'").strip()):
+    for sentence in split_sentences(message.replace("’", "'")):
         if sentence.rstrip().endswith("?"):
             continue
         for clause in _CLAUSE_START.split(sentence):

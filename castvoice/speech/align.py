@@ -22,6 +22,7 @@ from castvoice.console import log
 from castvoice.errors import CastvoiceError, InputError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.speech.types import Phone, Word
+from castvoice.text.decode import read_text_file
 from castvoice.text.normalize import spoken_text
 
 WINDOW_SECONDS = 30.0
@@ -440,14 +441,7 @@ def align_command(media: Path, text_source: Path, out: Path, language: str = "en
 
 
 def _read_transcript(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a text file", path) from None
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text", path) from None
+    text = read_text_file(path, "transcript")
     if not text.strip():
         raise InputError("file is empty", path)
     return text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from castvoice.errors import InputError
+from castvoice.text.decode import read_text_file
 from castvoice.text.types import DialogueBlock, Screenplay
 
 FOUNTAIN_SUFFIXES = (".fountain", ".spmd")
@@ -55,14 +56,8 @@ _NOT_NAMES = frozenset(
 def read_screenplay(path: str | Path) -> Screenplay:
     """Read a Fountain or plain-text screenplay file."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except OSError as error:
-        raise InputError(f"cannot read the file ({error.strerror or error})", path) from None
     fountain = True if path.suffix.lower() in FOUNTAIN_SUFFIXES else None
-    return parse_screenplay(_decode(data, path), str(path), fountain)
+    return parse_screenplay(read_text_file(path), str(path), fountain)
 
 
 def parse_screenplay(text: str, name: str = "<screenplay>", fountain: bool | None = None) -> Screenplay:
@@ -76,24 +71,6 @@ def parse_screenplay(text: str, name: str = "<screenplay>", fountain: bool | Non
     if not screenplay.blocks:
         raise InputError(_NO_DIALOGUE, name)
     return screenplay
-
-
-def _decode(data: bytes, path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else cp1252."""
-    if data.startswith(b"%PDF"):
-        raise InputError("not a text file (a PDF: convert it first, e.g. `pdftotext -layout`)", path)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings: tuple[str, ...] = ("utf-16",)
-    elif b"\x00" in data:
-        raise InputError("not a text file", path)
-    else:
-        encodings = ("utf-8-sig", "cp1252")
-    for encoding in encodings:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    raise InputError("not a text file", path)
 
 
 def _looks_like_fountain(text: str) -> bool:

@@ -8,19 +8,16 @@ timeline.
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
-import charset_normalizer
-
 from castvoice.errors import InputError
+from castvoice.text.decode import read_text_file
 from castvoice.text.types import Cue, SoundEvent, SubtitleTrack
 
 RawCue = tuple[float, float, str, str | None]  # start, end, text with markup, speaker
@@ -38,16 +35,7 @@ def read_subtitles(
     `offset` seconds are added to every time; with `duration`, cues are kept within
     [0, duration]. Raises InputError when the file is not subtitles or has no cues.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a subtitle file", path) from None
-    except OSError as error:
-        raise InputError(f"cannot read the file ({error.strerror or error})", path) from None
-    return parse_subtitles(_decode(data, path), str(path), offset, duration)
+    return parse_subtitles(read_text_file(path, "subtitle file"), str(path), offset, duration)
 
 
 def parse_subtitles(
@@ -107,66 +95,6 @@ def track_from_dialogue(
 # ---------------------------------------------------------------------------
 # Decoding and format detection
 # ---------------------------------------------------------------------------
-
-_BOMS = (  # UTF-32 first: its little-endian BOM begins with UTF-16's
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _decode(data: bytes, path: Path) -> str:
-    """Decode subtitle bytes: BOM, UTF-16 without BOM, UTF-8, then legacy code pages."""
-    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
-    encoding = encoding or _bomless_utf16(data)
-    if encoding:
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            raise InputError(f"is not valid {encoding} text", path) from None
-    if b"\x00" in data:
-        raise InputError("is binary data, not a subtitle file", path)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _decode_legacy(data)
-
-
-def _bomless_utf16(data: bytes) -> str | None:
-    """Recognise UTF-16 text without a BOM by the zero bytes of its ASCII characters."""
-    sample = data[:4096]
-    half = len(sample) // 2
-    if half < 2:
-        return None
-    even_zeros, odd_zeros = sample[0::2].count(0), sample[1::2].count(0)
-    if odd_zeros > 0.3 * half and even_zeros < 0.05 * half:
-        return "utf-16-le"
-    if even_zeros > 0.3 * half and odd_zeros < 0.05 * half:
-        return "utf-16-be"
-    return None
-
-
-def _decode_legacy(data: bytes) -> str:
-    """Decode non-UTF-8 bytes, assuming cp1252 unless the text is clearly in another script.
-
-    Detectors confuse the Latin code pages with each other on short texts (cp1252 French
-    read as cp1250), so a guess is only trusted when it yields mostly non-Latin letters
-    (Cyrillic, Greek, Hebrew, CJK, ...).
-    """
-    guess = charset_normalizer.from_bytes(data).best()
-    if guess is not None:
-        decoded = str(guess)
-        letters = [ch for ch in decoded if ch.isalpha() and not ch.isascii()]
-        non_latin = sum(not unicodedata.name(ch, "").startswith("LATIN") for ch in letters)
-        if letters and non_latin > len(letters) / 2:
-            return decoded
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
 
 _ASS_SECTION = re.compile(
     r"^\s*\[(?:Script Info|V4\+? Styles|Events)\]", re.IGNORECASE | re.MULTILINE

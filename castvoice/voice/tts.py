@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from castvoice.errors import CastvoiceError
+from castvoice.text.sentences import CLAUSE_END, split_sentences
 
 FIRST_PIECE_WORDS = 5
 MAX_PIECE_CHARS = 160
@@ -31,14 +32,8 @@ PHRASE_STARTS = frozenset(
     "a an the and but or so to of in on at for with from into that which who when where while before after if "
     "because than".split()
 )
-# A full stop after these (or after an initial, or a dotted abbreviation such as e.g.) does not end the sentence.
-ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs mt capt lt sgt col gen".split())
 # Characters espeak reads out by name ("asterisk", "tilde") but that in written text are markup.
 MARKUP = str.maketrans("", "", "*~\\")
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_QUOTES = "\"'“”‘’«»()[]"
-_SENTENCE_END = re.compile(rf"[.!?…]+[{re.escape(_QUOTES)}]*(?=\s|$)|[。！？]+")
-_CLAUSE_END = re.compile(r"(?<=[,;:—–])(?=\s)|(?<=[、，；：])")
 _WORD_GAP = re.compile(r"(?=\s)")
 
 
@@ -48,8 +43,7 @@ def split_text(text: str, first_words: int | None = FIRST_PIECE_WORDS, max_chars
     markup symbols are dropped (see `speakable`)."""
     pieces = [
         piece
-        for paragraph in _PARAGRAPH_BREAK.split(speakable(text))
-        for sentence in _sentences(" ".join(paragraph.split()))
+        for sentence in split_sentences(speakable(text))
         for piece in _within(sentence, max_chars)
         if any(c.isalnum() for c in piece)
     ]
@@ -74,28 +68,12 @@ def speakable(text: str) -> str:
     return result
 
 
-def _sentences(paragraph: str) -> list[str]:
-    sentences, start = [], 0
-    for end in _SENTENCE_END.finditer(paragraph):
-        last_word = paragraph[start : end.end()].split()[-1].strip(_QUOTES + ".").lower()
-        if paragraph[end.start()] == "." and (last_word in ABBREVIATIONS or "." in last_word or _is_initial(last_word)):
-            continue  # "Mr.", "e.g.", "J. R. R. Tolkien"
-        sentences.append(paragraph[start : end.end()].strip())
-        start = end.end()
-    sentences.append(paragraph[start:].strip())
-    return [s for s in sentences if s]
-
-
-def _is_initial(word: str) -> bool:
-    return len(word) == 1 and word.isalpha() and word != "i"
-
-
 def _within(text: str, limit: int) -> list[str]:
     """`text` in pieces of at most `limit` characters, cut at clause ends if it can be, else between words,
     else anywhere (one unbroken run of characters)."""
     if len(text) <= limit:
         return [text]
-    for boundary in (_CLAUSE_END, _WORD_GAP):
+    for boundary in (CLAUSE_END, _WORD_GAP):
         parts = boundary.split(text)
         if len(parts) > 1:
             return [piece for packed in _packed(parts, limit) for piece in _within(packed.strip(), limit)]
@@ -119,7 +97,7 @@ def _first_piece(piece: str, max_words: int) -> tuple[str, str]:
     words = piece.split(" ")
     if len(words) <= max_words:
         return piece, ""
-    clause = _CLAUSE_END.split(piece, maxsplit=1)[0]
+    clause = CLAUSE_END.split(piece, maxsplit=1)[0]
     if len(clause.split()) <= max_words:
         return clause, piece[len(clause) :].strip()
     cut = max((i for i in range(2, max_words + 1) if words[i].lower() in PHRASE_STARTS), default=max_words)
