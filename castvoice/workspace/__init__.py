@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from castvoice.errors import CastvoiceError
+from castvoice.text.normalize import slug
 from castvoice.workspace import db
 
 DB_NAME = "castvoice.db"
@@ -20,7 +21,7 @@ ENV_VAR = "CASTVOICE_WORKSPACE"
 
 @dataclass
 class Workspace:
-    """A workspace folder. Paths of the files stages share are named here."""
+    """A workspace folder. Every folder and file castvoice keeps in it is named here."""
 
     root: Path
 
@@ -37,6 +38,27 @@ class Workspace:
     def analysis_audio(self) -> Path:
         """The movie's audio as 16 kHz mono float32 for analysis."""
         return self.root / "audio" / "analysis.wav"
+
+    @property
+    def voices_dir(self) -> Path:
+        """Voice profiles made from this workspace's characters."""
+        return self.root / "voices"
+
+    def speaker_sample(self, label: str) -> Path:
+        """A clip of a diarized speaker to listen to."""
+        return self.root / "speakers" / f"{label}.wav"
+
+    def clips_dir(self, character: str) -> Path:
+        """A character's cleaned dataset clips."""
+        return self.root / "clips" / slug(character)
+
+    def report_file(self, character: str) -> Path:
+        """Where `castvoice report` writes a character's page unless told otherwise."""
+        return self.root / "reports" / f"{slug(character)}.html"
+
+    def chat_dir(self, conversation: str) -> Path:
+        """The spoken replies of one conversation."""
+        return self.root / "chats" / conversation.replace(":", "-")
 
     @cached_property
     def conn(self) -> sqlite3.Connection:

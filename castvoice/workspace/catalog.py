@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
@@ -69,4 +70,20 @@ def media_duration(ws: Workspace) -> float:
     row = ws.conn.execute("SELECT duration FROM media WHERE id = 1").fetchone()
     if row is None:
         raise CastvoiceError("the workspace has no decoded audio; run `castvoice ingest` again", ws.root)
+    return row[0]
+
+
+def movie_path(ws: Workspace) -> Path | None:
+    """The movie the workspace was made from; None before its audio is decoded."""
+    row = ws.conn.execute("SELECT path FROM media WHERE id = 1").fetchone()
+    return Path(row[0]) if row else None
+
+
+def character_name(ws: Workspace, name: str) -> str:
+    """A character's name as the workspace spells it (`name` matches in any case); an error naming the
+    known characters when there is none."""
+    row = ws.conn.execute("SELECT name FROM characters WHERE name = ? COLLATE NOCASE", (name.strip(),)).fetchone()
+    if row is None:
+        known = ", ".join(c.name for c in characters(ws) if c.name) or "none yet"
+        raise CastvoiceError(f"no character named {name!r} (known: {known})", ws.root)
     return row[0]
