@@ -56,23 +56,6 @@ def kokoro_model() -> Path:
 
 
 @cache
-def kokoro_model_fp32() -> Path:
-    """Kokoro-82M as float32 ONNX: the int8 model with its weights dequantised (see castvoice.voice.dequantize)."""
-    import onnx
-
-    from castvoice.atomic import atomic_path
-    from castvoice.voice.dequantize import dequantize_model
-
-    source = kokoro_model()
-    path = models_dir() / "kokoro" / f"kokoro-fp32-{sha256_file(source)[:12]}.onnx"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            onnx.save(dequantize_model(onnx.load(source)), tmp)
-    return path
-
-
-@cache
 def kokoro_voices() -> Path:
     """The 54 stock Kokoro voices as one .npz, built from the kokoro-js npm package."""
     out = models_dir() / "kokoro" / "voices-v1.0.npz"
@@ -166,14 +149,6 @@ def piper_joe() -> Path:
     return model
 
 
-def kokoro_clone_table() -> Path:
-    """Every English stock voice's probe speech, embedded for cloning: minutes on first use, so built here."""
-    from castvoice.voice.clone import stock_voices
-
-    stock_voices("en-us")
-    return cache_dir() / "kokoro-clone"
-
-
 ASSETS = {
     "kokoro-model": kokoro_model,
     "kokoro-voices": kokoro_voices,
@@ -181,7 +156,6 @@ ASSETS = {
     "whisper-tiny.en": whisper_tiny_en,
     "silero-vad": silero_vad,
     "piper-joe": piper_joe,
-    "kokoro-clone-table": kokoro_clone_table,
 }
 
 

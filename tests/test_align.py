@@ -10,7 +10,8 @@ import pytest
 from castvoice.bench.align import boundary_errors, joined, references
 from castvoice.errors import InputError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.speech.align import align_command, alignment_words, get_aligner
+from castvoice.app import tools
+from castvoice.speech.align import alignment_words, get_aligner
 from castvoice.speech.g2p import arpabet, ipa_to_arpabet
 from castvoice.speech.textgrid import read_textgrid, write_alignment_json, write_textgrid
 from conftest import EVAL
@@ -71,7 +72,7 @@ def test_times_follow_the_start_argument(sphinx, timit):
 def test_invented_names_and_numbers_keep_every_word():
     import soxr
 
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     text = "Captain Penhallow met Zorblax near the harbour in 1984."
     speech = get_tts("kokoro").synthesize(text, "af_heart")
@@ -153,7 +154,7 @@ def test_subtitles_with_shifted_times_still_find_the_words(jfk_words, tmp_path, 
         encoding="utf-8",
     )
     out = tmp_path / "jfk.json"
-    assert align_command(JFK, srt, out) == len(jfk_words)
+    assert tools.align(JFK, srt, out) == len(jfk_words)
     found = json.loads(out.read_text())["words"]
     assert [w["word"] for w in found] == [w.text for w in jfk_words]
     errors = np.array([[got["start"] - want.start, got["end"] - want.end] for want, got in zip(jfk_words, found)])
@@ -164,7 +165,7 @@ def test_plain_text_file_to_textgrid(tmp_path, jfk_words):
     transcript = tmp_path / "jfk.txt"
     transcript.write_text(JFK_TEXT + "\n", encoding="utf-8")
     out = tmp_path / "jfk.TextGrid"
-    assert align_command(JFK, transcript, out) == len(jfk_words)
+    assert tools.align(JFK, transcript, out) == len(jfk_words)
     assert [w.text for w in read_textgrid(out)] == [w.text for w in jfk_words]
 
 
@@ -228,7 +229,7 @@ def test_bad_input_is_one_line(tmp_path, media, text, out, problem):
     (tmp_path / "empty.txt").write_text("  \n")
     (tmp_path / "noise.srt").write_text("just some words\n")
     with pytest.raises(InputError) as caught:
-        align_command(JFK if media == "jfk" else tmp_path / media, tmp_path / text, tmp_path / out)
+        tools.align(JFK if media == "jfk" else tmp_path / media, tmp_path / text, tmp_path / out)
     assert problem in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -11,13 +11,14 @@ import pytest
 import soundfile as sf
 import soxr
 
-from castvoice.bench.asr import JFK_REFERENCE, count_errors
+from castvoice.bench.asr import JFK_REFERENCE
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.speech.asr import get_asr, transcribe_file
 from castvoice.speech.formats import parse_rttm, render, to_rttm
 from castvoice.speech.types import Turn
 from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
+from castvoice.text.metrics import count_word_errors as count_errors
 from conftest import EVAL
 
 JFK = EVAL / "whisper_jfk" / "jfk.flac"

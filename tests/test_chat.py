@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from castvoice.assistant.spoken import FIRST_SPOKEN_WORDS
+from castvoice.assistant.turn import FIRST_SPOKEN_WORDS
 from castvoice.text.sentences import SentenceCutter
 from castvoice.workspace import copy_workspace
 from conftest import EVAL, castvoice
@@ -83,7 +83,7 @@ def test_a_conversation_reads_messages_line_by_line_and_writes_a_file_per_reply(
 
 @pytest.mark.slow
 def test_a_spoken_message_is_heard_through_asr(chat_workspace, tmp_path):
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     piper = get_tts("piper")
     message = tmp_path / "message.wav"

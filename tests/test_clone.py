@@ -7,16 +7,8 @@ import pytest
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.voice.clone import (
-    POPULATION,
-    RESIDUAL_BOUND,
-    SPEED_RANGE,
-    TIMBRE_DIMS,
-    WER_TOLERANCE,
-    clone_kokoro,
-    compose_style,
-    stock_voices,
-)
+from castvoice.voice.clone import POPULATION, SPEED_RANGE, WER_TOLERANCE, clone_kokoro
+from castvoice.voice.stock import RESIDUAL_BOUND, TIMBRE_DIMS, compose_style, stock_voices
 from conftest import EVAL
 
 pytestmark = [
@@ -73,13 +65,13 @@ def test_the_search_ran_within_its_budget_and_kept_the_nearest_voice_as_a_floor(
 def test_the_clone_speaks_new_text_intelligibly(clone):
     import soxr
 
-    from castvoice.bench.asr import count_errors
     from castvoice.speech.asr import get_asr
-    from castvoice.voice.tts import get_tts
+    from castvoice.text.metrics import count_word_errors
+    from castvoice.voice.backends import get_tts
 
     tts = get_tts("kokoro")
     speech = soxr.resample(tts.synthesize(NEW_SENTENCE, clone.style, clone.speed), tts.sample_rate, ANALYSIS_RATE)
-    errors, words = count_errors([NEW_SENTENCE], [get_asr("base").transcribe(speech, "en").text])
+    errors, words = count_word_errors([NEW_SENTENCE], [get_asr("base").transcribe(speech, "en").text])
     assert errors / words <= 0.1
 
 

@@ -19,9 +19,10 @@ import soundfile as sf
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import load_audio
-from castvoice.voice.cloners import PROMPT_RATE, reference_prompt
+from castvoice.voice.backends import get_tts
+from castvoice.voice.engines.base import split_text
+from castvoice.voice.engines.pocket import PROMPT_RATE, reference_prompt
 from castvoice.voice.profile import load_profile, make_profile, save_profile, speaking_voice
-from castvoice.voice.tts import get_tts, split_text
 from conftest import EVAL, castvoice
 
 JFK = EVAL / "whisper_jfk" / "jfk.flac"
@@ -162,7 +163,7 @@ def test_pocket_refuses_bad_voices_speed_and_language(pocket):
 
 @pytest.mark.slow
 def test_pocket_without_its_weights_fails_with_one_clear_line(pocket_config, tmp_path):
-    from castvoice.voice.cloners import PocketTTS
+    from castvoice.voice.engines.pocket import PocketTTS
 
     missing = tmp_path / "missing.yaml"
     missing.write_text(pocket_config.read_text().replace("model.safetensors", "gone.safetensors"))

@@ -18,7 +18,8 @@ import soundfile as sf
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import load_audio
-from castvoice.service.server import free_port, make_settings, spawn
+from castvoice.service.process import free_port, spawn
+from castvoice.service.server import make_settings
 from castvoice.text.normalize import scoring_words
 from conftest import EVAL
 
@@ -239,7 +240,7 @@ def test_the_openai_client_speaks_and_transcribes(server, tmp_path):
 def stock_profile_file(tmp_path: Path, name: str) -> Path:
     """A .cvoice file as `castvoice voice export` writes it, holding a Kokoro stock style."""
     from castvoice.voice.profile import VoiceProfile, save_profile
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     style = get_tts("kokoro").style("bf_emma")
     profile = VoiceProfile(name, "kokoro", {"speed": 1.0, "nearest": "bf_emma", "language": "en-gb"}, {"style": style},

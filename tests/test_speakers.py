@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.speech.commands import diarize_command
+from castvoice.app import tools
 from castvoice.speech.diarize import diarize, diarize_file
 from castvoice.speech.formats import read_rttm
 from castvoice.speech.speakers import cosine_similarity, embed, embed_many
@@ -152,9 +152,9 @@ def test_long_file_is_diarized_in_blocks(tmp_path):
     assert any(t.start < 120 < t.end for t in turns)
 
 
-def test_diarize_command_writes_rttm_that_reads_back_equal(tmp_path):
+def test_diarize_writes_rttm_that_reads_back_equal(tmp_path):
     out = tmp_path / "out" / "stereo.rttm"
-    turns = diarize_command(STEREO, out, num_speakers=None)
+    turns = tools.diarize(STEREO, out, num_speakers=None)
     assert out.read_text().startswith("SPEAKER stereo_diarization 1 ")
     assert read_rttm(out) == {"stereo_diarization": turns}
     assert [p.name for p in out.parent.iterdir()] == ["stereo.rttm"]

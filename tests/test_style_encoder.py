@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from castvoice.voice.clone import RESIDUAL_BOUND, stock_voices
+from castvoice.voice.stock import RESIDUAL_BOUND, stock_voices
 from castvoice.voice.style_encoder import StyleEncoder, generate, load_samples, place, voice_timbre
 
 pytestmark = pytest.mark.slow  # Kokoro, Resemblyzer and CAM++

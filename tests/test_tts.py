@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from castvoice.errors import CastvoiceError
-from castvoice.voice.tts import FIRST_PIECE_WORDS, MAX_PIECE_CHARS, get_tts, split_text
+from castvoice.voice.backends import get_tts
+from castvoice.voice.engines.base import FIRST_PIECE_WORDS, MAX_PIECE_CHARS, split_text
 
 TWENTY_WORDS = ("The old lighthouse keeper climbed the narrow stairs every evening to light the lamp before the "
                 "fishing ships came home.")
@@ -40,9 +41,9 @@ def transcribed(audio: np.ndarray, rate: int) -> str:
 
 
 def word_error_rate(reference: str, heard: str) -> float:
-    from castvoice.bench.asr import count_errors
+    from castvoice.text.metrics import count_word_errors
 
-    errors, words = count_errors([reference], [heard])
+    errors, words = count_word_errors([reference], [heard])
     return errors / words
 
 
@@ -163,8 +164,8 @@ def test_a_long_text_streams_at_once_and_an_abandoned_stream_stops():
 def test_the_dequantised_fp32_kokoro_speaks_like_the_int8_model():
     import onnx
 
-    from castvoice.assets import kokoro_model, kokoro_model_fp32
-    from castvoice.voice.tts import KokoroTTS
+    from castvoice.assets import kokoro_model
+    from castvoice.voice.engines.kokoro import KokoroTTS, kokoro_model_fp32
 
     ops = {node.op_type for node in onnx.load(kokoro_model_fp32(), load_external_data=False).graph.node}
     assert not ops & {"MatMulInteger", "ConvInteger", "DynamicQuantizeLSTM", "DynamicQuantizeLinear"}

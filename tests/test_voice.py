@@ -28,7 +28,7 @@ def library(tmp_path, monkeypatch) -> Path:
 
 
 def _stock_profile(name: str = "Heart") -> VoiceProfile:
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     style = get_tts("kokoro").style("af_heart")
     return VoiceProfile(name, "kokoro", {"speed": 1.1, "nearest": "af_heart", "language": "en-us"},

@@ -54,21 +54,10 @@ def wer_datasets() -> dict[str, list[tuple[Path, str]]]:
     }
 
 
-def count_errors(references: list[str], hypotheses: list[str]) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, reference words) after normalising both sides."""
-    import jiwer
-
-    from castvoice.text.normalize import scoring_words
-
-    refs = [" ".join(scoring_words(r)) for r in references]
-    hyps = [" ".join(scoring_words(h)) for h in hypotheses]
-    scored = jiwer.process_words(refs, hyps)
-    return scored.substitutions + scored.deletions + scored.insertions, sum(len(r.split()) for r in refs)
-
-
 def wer_rows(models: tuple[str, ...] = WER_MODELS) -> list[dict]:
     """WER per model and dataset, plus an overall row per model."""
     from castvoice.speech.asr import get_asr
+    from castvoice.text.metrics import count_word_errors
 
     datasets = {name: [(load_audio(path), ref) for path, ref in pairs] for name, pairs in wer_datasets().items()}
     rows = []
@@ -81,7 +70,7 @@ def wer_rows(models: tuple[str, ...] = WER_MODELS) -> list[dict]:
             began = time.perf_counter()
             hypotheses = [asr.transcribe(audio).text for audio, _ in pairs]
             seconds = time.perf_counter() - began
-            errors, words = count_errors([ref for _, ref in pairs], hypotheses)
+            errors, words = count_word_errors([ref for _, ref in pairs], hypotheses)
             audio_seconds = sum(len(audio) for audio, _ in pairs) / ANALYSIS_RATE
             rows.append(_wer_row(model, name, len(pairs), audio_seconds, errors, words, seconds))
             total_errors, total_words = total_errors + errors, total_words + words

@@ -75,7 +75,7 @@ def _workspace(root: Path) -> Path:
     from castvoice.assets import cache_dir
     from castvoice.demo.film import build
     from castvoice.voice.profile import VoiceProfile, save_profile
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     film = build(cache_dir() / "demo-film")
     _castvoice("ingest", "--text-only", film, "--subs", film.with_suffix(".srt"),
@@ -88,7 +88,8 @@ def _workspace(root: Path) -> Path:
 
 def _latency_rows(root: Path, llm: str | None) -> list[dict]:
     from castvoice.assistant import Conversation, Message, get_llm
-    from castvoice.assistant.talk import character_voice, take_turn, warm_voice
+    from castvoice.assistant.audio import character_voice, warm_voice
+    from castvoice.assistant.turn import take_turn
     from castvoice.workspace import Workspace
 
     model = get_llm(llm)

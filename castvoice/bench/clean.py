@@ -177,7 +177,7 @@ def _sdr_row(condition: str, pairs: list[tuple[Utterance, np.ndarray]], outputs:
 
 
 def _wer(asr, references: list[str], audio: list[np.ndarray]) -> float:
-    from castvoice.bench.asr import count_errors
+    from castvoice.text.metrics import count_word_errors
 
-    errors, words = count_errors(references, [asr.transcribe(a).text for a in audio])
+    errors, words = count_word_errors(references, [asr.transcribe(a).text for a in audio])
     return round(errors / max(words, 1), 4)

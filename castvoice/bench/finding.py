@@ -20,7 +20,7 @@ def finding_rows(demo: Path | None = None) -> list[dict]:
     and score the lines named by the example against the ground truth."""
     from castvoice.assets import cache_dir
     from castvoice.demo.film import build
-    from castvoice.ingest import ingest
+    from castvoice.app.ingest import ingest
     from castvoice.speech.finding import enroll
     from castvoice.workspace import Workspace, copy_workspace
 

@@ -51,7 +51,8 @@ def bare_decode_seconds(movie: Path) -> float:
 def measure(movie: Path) -> dict:
     """Time every step of the subtitle path on one movie."""
     from castvoice.dataset.clips import cut_clips
-    from castvoice.ingest import ingest
+    from castvoice.app.ingest import ingest
+    from castvoice.workspace.db import stage_details
 
     subs = _companion(movie, ".srt", ".vtt", ".ass")
     script = _companion(movie, ".screenplay.txt", ".fountain")
@@ -60,10 +61,7 @@ def measure(movie: Path) -> dict:
         began = time.perf_counter()
         result = ingest(movie, subs=subs, script=script, workspace=Path(tmp) / "ws", text_only=True)
         ingest_seconds = time.perf_counter() - began
-        stages = {
-            row["name"]: json.loads(row["details"])
-            for row in result.workspace.conn.execute("SELECT name, details FROM stages")
-        }
+        stages = stage_details(result.workspace.conn)
         began = time.perf_counter()
         clips = cut_clips(result.workspace, None, Path(tmp) / "clips")
         cut_seconds = time.perf_counter() - began

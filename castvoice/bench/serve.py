@@ -74,7 +74,7 @@ class Requests:
 def run(out: Path | None = None, asr_model: str = "base", concurrency: tuple[int, ...] = CONCURRENCY,
         memory_requests: int = MEMORY_CHECKPOINTS[-1]) -> None:
     """Start a server, measure it, print the tables and write them as JSON to `out`."""
-    from castvoice.service.server import free_port, resident_bytes, spawn
+    from castvoice.service.process import free_port, resident_bytes, spawn
 
     requests = Requests(*_speech_files())
     with tempfile.TemporaryDirectory() as voices:
@@ -115,7 +115,7 @@ def _store_voice(url: str, folder: Path) -> None:
     import httpx
 
     from castvoice.voice.profile import VoiceProfile, save_profile
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     profile = VoiceProfile(VOICE, "kokoro", {"speed": 1.0, "language": "en-us"},
                            {"style": get_tts("kokoro").style("am_michael")})
@@ -137,7 +137,7 @@ def _load_row(url: str, name: str, call: Callable, clients: int) -> dict:
 
 def _memory_rows(url: str, calls: list[Callable], pid: int, total: int, loaded: int | None) -> list[dict]:
     """Resident memory after loading, after the first MEMORY_CHECKPOINTS[0] mixed requests and after `total`."""
-    from castvoice.service.server import resident_bytes
+    from castvoice.service.process import resident_bytes
 
     _, first_statuses, first_wall = _drive(url, calls, MEMORY_CHECKPOINTS[0], MEMORY_CLIENTS)
     early = resident_bytes(pid)

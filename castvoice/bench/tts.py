@@ -19,7 +19,9 @@ import numpy as np
 
 from castvoice.bench import report
 from castvoice.console import log
-from castvoice.voice.tts import TUNED, KokoroTTS, OnnxSettings, PiperTTS, split_text
+from castvoice.voice.engines.base import TUNED, OnnxSettings, split_text
+from castvoice.voice.engines.kokoro import KokoroTTS
+from castvoice.voice.engines.piper import PiperTTS
 
 SENTENCES = (
     "The old lighthouse keeper climbed the narrow stairs every evening to light the lamp before the fishing ships "
@@ -113,14 +115,14 @@ def _stream(engine, voice: str, sentence: str, into: Measured) -> None:
 def _wer(speech: dict[str, np.ndarray], rate: int) -> float:
     import soxr
 
-    from castvoice.bench.asr import count_errors
     from castvoice.media.decode import ANALYSIS_RATE
     from castvoice.speech.asr import get_asr
+    from castvoice.text.metrics import count_word_errors
 
     asr = get_asr("base")
     heard = [asr.transcribe(soxr.resample(audio, rate, ANALYSIS_RATE).astype(np.float32)).text
              for audio in speech.values()]
-    errors, words = count_errors(list(speech), heard)
+    errors, words = count_word_errors(list(speech), heard)
     return round(errors / max(words, 1), 4)
 
 

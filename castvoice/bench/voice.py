@@ -52,7 +52,7 @@ def run(out: Path | None = None, budget_seconds: float = DEFAULT_BUDGET_SECONDS,
 
 def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict[str, list[dict]], dict]:
     """Clone, speak and judge every speaker; return (sections of rows, targets)."""
-    from castvoice.voice.clone import stock_voices
+    from castvoice.voice.stock import stock_voices
 
     began = time.monotonic()
     folders = sorted((p for p in (eval_root() / DATASET).iterdir() if p.is_dir()), key=lambda p: p.name)[:speakers]
@@ -85,16 +85,17 @@ def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict
 def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> tuple[dict, dict, int, int]:
     """Clone one speaker from its first utterances and judge it against the rest: (figures row, encoders row,
     WER errors, WER words)."""
-    from castvoice.bench.asr import count_errors
     from castvoice.speech.asr import get_asr
     from castvoice.speech.speakers import get_encoder
+    from castvoice.text.metrics import count_word_errors
     from castvoice.voice.clone import SELECTION_ENCODER, clone_kokoro, trial_style
+    from castvoice.voice.stock import centroid
 
     judge = get_encoder(JUDGE)
     utterances = [load_audio(p) for p in sorted(folder.glob("*.flac"))]
     references, held_out = utterances[:REFERENCES], utterances[REFERENCES:]
     clone = clone_kokoro(references, budget_seconds)
-    by_encoder = {encoder: stock.names[int(np.argmax(vectors @ _centroid(get_encoder(encoder).embed_many(references))))]
+    by_encoder = {encoder: stock.names[int(np.argmax(vectors @ centroid(get_encoder(encoder).embed_many(references))))]
                   for encoder, vectors in stock.embeddings.items()}
     speech = {"nearest": _speak(clone.nearest_voice, 1.0)}
     speech |= {
@@ -105,11 +106,11 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "blend": _speak(trial_style(clone.best_blend), clone.speed),
         "clone": _speak(clone.style, clone.speed),
     }
-    held = _centroid(judge.embed_many(held_out))
-    score = {name: float(_centroid(judge.embed_many(clips)) @ held) for name, clips in speech.items()}
-    ceiling = float(_centroid(judge.embed_many(references)) @ held)
+    held = centroid(judge.embed_many(held_out))
+    score = {name: float(centroid(judge.embed_many(clips)) @ held) for name, clips in speech.items()}
+    ceiling = float(centroid(judge.embed_many(references)) @ held)
     asr = get_asr("base")
-    errors, words = count_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["clone"]])
+    errors, words = count_word_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["clone"]])
     row = {
         "speaker": folder.name, "sex": sex, "nearest voice": clone.nearest_voice,
         "blend": " ".join(f"{n}:{w:.2f}" for n, w in sorted(clone.blend.items(), key=lambda x: -x[1]) if w >= 0.05),
@@ -136,16 +137,10 @@ def _speak(voice, speed: float) -> list[np.ndarray]:
     """NEW_TEXT spoken by a stock voice name or a style pack, as 16 kHz clips."""
     import soxr
 
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     tts = get_tts("kokoro")
     return [soxr.resample(tts.synthesize(text, voice, speed), tts.sample_rate, ANALYSIS_RATE) for text in NEW_TEXT]
-
-
-def _centroid(vectors: np.ndarray) -> np.ndarray:
-    from castvoice.speech.speakers import l2_normalise
-
-    return l2_normalise(np.asarray(vectors).mean(axis=0))
 
 
 def _overall(rows: list[dict], errors: int, words: int) -> dict:

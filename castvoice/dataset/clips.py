@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from castvoice.atomic import write_text_atomic
-from castvoice.console import progress
 from castvoice.media.cut import Span, plan_cuts, write_clip
+from castvoice.progress import track
 from castvoice.text.normalize import slug
 from castvoice.workspace import Workspace
 from castvoice.workspace.catalog import all_lines, lines_of, media_duration
+
+INDEX = "clips.jsonl"  # one JSON object per clip, beside the WAV files
 
 
 @dataclass
@@ -37,14 +39,13 @@ def cut_clips(ws: Workspace, name: str | None, out: Path) -> list[Clip]:
 
     out.mkdir(parents=True, exist_ok=True)
     clips = []
-    with progress() as bar:
-        task = bar.add_task(f"cutting {name or 'all lines'}", total=len(lines))
+    with track(f"cutting {name or 'all lines'}", total=len(lines)) as progress:
         for number, (line, i) in enumerate(zip(lines, wanted), 1):
             cut = cuts[i]
             file = f"{slug(line.character or 'unnamed')}_{number:03d}_{round(line.start * 1000):07d}.wav"
             write_clip(ws.source_audio, cut, out / file)
             clips.append(Clip(file, line.id, round(cut.start, 3), round(cut.end, 3),
                               line.start, line.end, line.text, line.character, line.confidence))
-            bar.advance(task)
-    write_text_atomic(out / "clips.jsonl", "".join(json.dumps(vars(c)) + "\n" for c in clips))
+            progress.advance()
+    write_text_atomic(out / INDEX, "".join(json.dumps(vars(c)) + "\n" for c in clips))
     return clips

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,14 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.atomic import atomic_path
-from castvoice.console import log, progress
+from castvoice.console import log
 from castvoice.dataset.clean import Cleaned, CleanSettings, clean_many
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
 from castvoice.media.cut import Span, plan_cuts
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.text.normalize import scoring_words, slug, spoken_text
-from castvoice.workspace import Workspace, db
+from castvoice.progress import track
+from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineRecord, all_lines, lines_of, media_duration
 
 PREPARE_VERSION = "1"
@@ -90,13 +90,11 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
     language = db.get_setting(ws.conn, "language") or "en"
     groups = merge_short_lines(lines, settings.checks, ws)
     cuts = _group_cuts(ws, groups)
-    words = _words_by_line(ws.conn)
-    character_id = ws.conn.execute("SELECT id FROM characters WHERE name = ?", (character,)).fetchone()[0]
-    folder = ws.root / "clips" / slug(character)
+    words = catalog.words_by_line(ws)
+    folder = ws.clips_dir(character)
     folder.mkdir(parents=True, exist_ok=True)
-    voices = _VoiceScorer(ws.conn, character_id, settings.checks.min_similarity)
-    existing = {r["label"]: r["fingerprint"] for r in ws.conn.execute(
-        "SELECT label, fingerprint FROM clips WHERE character_id = ?", (character_id,))}
+    voices = _VoiceScorer(ws, character, settings.checks.min_similarity)
+    existing = catalog.clip_fingerprints(ws, character)
     labels, todo = [], []
     for group, cut in zip(groups, cuts):
         label = f"{slug(character)}_{group[0].id:05d}"
@@ -110,8 +108,7 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
             todo.append(_Pending(label, group, cut, group_words, fingerprint))
     reused = len(groups) - len(todo)
-    with progress() as bar:
-        task = bar.add_task(f"cleaning and checking {character}", total=len(groups), completed=reused)
+    with track(f"cleaning and checking {character}", total=len(groups), done=reused) as progress:
         sources: deque = deque()  # source audio of the clips handed to the cleaners, read once
 
         def cleaner_jobs():
@@ -122,19 +119,18 @@ def prepare(ws: Workspace, name: str, settings: PrepareSettings | None = None) -
         for pending, cleaned in zip(todo, clean_many(cleaner_jobs(), settings.clean)):
             clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, language, settings, voices, folder)
             with ws.transaction() as conn:
-                _store(conn, clip, steps, character_id, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
-            bar.advance(task)
+                records.store_clip(conn, clip, steps, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
+            progress.advance()
     with ws.transaction() as conn:
         stale = sorted(set(existing) - set(labels))
-        conn.executemany("DELETE FROM clips WHERE label = ?", [(label,) for label in stale])
-        rows = conn.execute("SELECT id, scores FROM clips WHERE character_id = ?", (character_id,)).fetchall()
-        conn.executemany("UPDATE clips SET reason = ? WHERE id = ?",
-                         [(failed_check(json.loads(r["scores"]), settings.checks), r["id"]) for r in rows])
+        records.delete_clips(conn, stale)
+        records.set_clip_reasons(conn, {label: failed_check(scores, settings.checks)
+                                        for label, scores in catalog.clip_scores(ws, character).items()})
         db.set_setting(conn, settings_key(character), settings.to_json())
     for label in stale:
         (folder / f"{label}.flac").unlink(missing_ok=True)
     log.info("%s: %d clips up to date, %d built", character, reused, len(groups) - reused)
-    return clips_of(ws, character)
+    return catalog.clips_of(ws, character)
 
 
 def merge_short_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
@@ -161,13 +157,6 @@ def _group_cuts(ws: Workspace, groups: list[list[LineRecord]]) -> list[Span]:
     wanted = sorted({index[line.id] for group in groups for line in group})
     cuts = plan_cuts([Span(s, e) for _, s, e in spans], ws.analysis_audio, media_duration(ws), wanted)
     return [Span(cuts[index[g[0].id]].start, cuts[index[g[-1].id]].end) for g in groups]
-
-
-def _words_by_line(conn: sqlite3.Connection) -> dict[int, list[tuple[float, float]]]:
-    found: dict[int, list[tuple[float, float]]] = {}
-    for r in conn.execute("SELECT line_id, start, end FROM words ORDER BY line_id, start"):
-        found.setdefault(r["line_id"], []).append((r["start"], r["end"]))
-    return found
 
 
 def _digest(*parts) -> str:
@@ -215,7 +204,7 @@ def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int
     scores = {
         "duration": round(len(cleaned.audio) / cleaned.rate, 3),
         "clipping": round(float(np.mean(np.abs(raw) >= 0.999)), 5),
-        "overlap": overlap_fraction(ws.conn, group),
+        "overlap": overlap_fraction(ws, group),
         "snr_db": source_snr(raw, rate, relative, cleaned.steps),
         "similarity": voices.similarity([line.id for line in group]),
         "cer": transcript_cer(cleaned.audio, cleaned.rate, text, language, settings.checks.asr_model),
@@ -243,7 +232,7 @@ def failed_check(scores: dict, checks: CheckSettings) -> str | None:
     return REASONS[first].format(**asdict(checks)) if first else None
 
 
-def overlap_fraction(conn: sqlite3.Connection, group: list[LineRecord]) -> float:
+def overlap_fraction(ws: Workspace, group: list[LineRecord]) -> float:
     """How much of the lines' time another voice is active: another line, or a diarized turn of
     another speaker. The first and last EDGE_COLLAR seconds of each line are not scored: turn
     boundaries are that uncertain (as in DER scoring)."""
@@ -253,16 +242,7 @@ def overlap_fraction(conn: sqlite3.Connection, group: list[LineRecord]) -> float
     total = sum(b - a for a, b in spans)
     if total <= 0:
         return 0.0
-    low, high = spans[0][0], spans[-1][1]
-    marks = ",".join("?" * len(own_ids))
-    busy = [tuple(r) for r in conn.execute(
-        f"SELECT start, end FROM lines WHERE id NOT IN ({marks}) AND end > ? AND start < ?", (*own_ids, low, high))]
-    speakers = [r[0] for r in conn.execute(
-        f"SELECT DISTINCT speaker_id FROM lines WHERE id IN ({marks}) AND speaker_id IS NOT NULL", own_ids)]
-    if speakers:
-        busy += [tuple(r) for r in conn.execute(
-            f"SELECT start, end FROM turns WHERE speaker_id NOT IN ({','.join('?' * len(speakers))})"
-            " AND end > ? AND start < ?", (*speakers, low, high))]
+    busy = catalog.other_voices(ws, own_ids, spans[0][0], spans[-1][1])
     return round(sum(_intersection(span, busy) for span in spans) / total, 3)
 
 
@@ -326,11 +306,9 @@ class _VoiceScorer:
     """Similarity of lines to the character's voice: the centroid of the character's line
     embeddings (one pass drops outliers), leaving the scored lines out of it."""
 
-    def __init__(self, conn: sqlite3.Connection, character_id: int, threshold: float) -> None:
-        rows = conn.execute(
-            "SELECT e.line_id, e.vector FROM line_embeddings e JOIN lines l ON l.id = e.line_id"
-            " WHERE l.character_id = ? ORDER BY e.line_id", (character_id,)).fetchall()
-        self.vectors = {r[0]: _unit(np.frombuffer(r[1], np.float32)) for r in rows}
+    def __init__(self, ws: Workspace, character: str, threshold: float) -> None:
+        ids, vectors = catalog.line_embeddings(ws, character)
+        self.vectors = {line_id: _unit(vector) for line_id, vector in zip(ids, vectors)}
         self.sum = np.zeros(0)
         if self.vectors:
             matrix = np.stack(list(self.vectors.values()))
@@ -354,41 +332,12 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
-def _store(conn: sqlite3.Connection, clip: DatasetClip, steps: list[dict], character_id: int, line_ids: list[int],
-           fingerprint: str, root: Path) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO clips (label, character_id, line_ids, start, end, text, normalized, language, file,"
-        " fingerprint, scores, steps, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (clip.id, character_id, json.dumps(line_ids), clip.start, clip.end, clip.text, clip.normalized,
-         clip.language, str(clip.audio_file.relative_to(root)), fingerprint, json.dumps(clip.scores),
-         json.dumps(steps), clip.reason),
-    )
-
-
-def clips_of(ws: Workspace, name: str) -> list[DatasetClip]:
-    """A character's prepared clips in film order, with manual include/exclude applied."""
-    rows = ws.conn.execute(
-        "SELECT k.*, c.name AS character, o.decision FROM clips k JOIN characters c ON c.id = k.character_id"
-        " LEFT JOIN clip_overrides o ON o.label = k.label WHERE c.name = ? COLLATE NOCASE ORDER BY k.start",
-        (name,)).fetchall()
-    clips = []
-    for r in rows:
-        kept = r["decision"] == "include" or (r["decision"] is None and r["reason"] is None)
-        reason = "excluded by hand" if r["decision"] == "exclude" else r["reason"]
-        clips.append(DatasetClip(r["label"], json.loads(r["line_ids"])[0], r["character"], r["start"], r["end"],
-                                 r["text"], r["normalized"], r["language"], ws.root / r["file"], kept,
-                                 reason, json.loads(r["scores"]), r["decision"]))
-    return clips
-
-
 def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
     """Include or exclude a clip by hand, whatever its checks say; returns the clip."""
+    character = catalog.clip_character(ws, label)
+    if character is None:
+        raise CastvoiceError(f"no clip {label!r}; `castvoice review NAME` lists them", ws.root)
     with ws.transaction() as conn:
-        row = conn.execute(
-            "SELECT c.name FROM clips k JOIN characters c ON c.id = k.character_id WHERE k.label = ?", (label,)
-        ).fetchone()
-        if row is None:
-            raise CastvoiceError(f"no clip {label!r}; `castvoice review NAME` lists them", ws.root)
-        conn.execute("INSERT OR REPLACE INTO clip_overrides (label, decision) VALUES (?, ?)", (label, decision))
+        records.set_override(conn, label, decision)
     log.info("clip %s: %sd by hand", label, decision)
-    return next(c for c in clips_of(ws, row[0]) if c.id == label)
+    return next(c for c in catalog.clips_of(ws, character) if c.id == label)

@@ -10,8 +10,6 @@ from castvoice.dataset.types import DatasetClip
 
 MIN_SECONDS = 3.0
 MAX_SECONDS = 10.0
-PITCH_RANGE = (60.0, 500.0)
-VOICED_DB = 25.0  # frames this far under the clip's loudest frame are not used for pitch
 
 
 @dataclass
@@ -65,20 +63,15 @@ def is_complete_sentence(text: str) -> bool:
 
 
 def _median_pitch(clip: DatasetClip) -> float | None:
-    import librosa
+    """The clip's median pitch (Hz) over its voiced frames; None when nothing is voiced."""
     import soundfile as sf
     import soxr
 
+    from castvoice.media.decode import ANALYSIS_RATE
+    from castvoice.media.pitch import median_pitch
+
     audio, rate = sf.read(clip.audio_file, dtype="float32")
-    audio = soxr.resample(audio, rate, 16_000) if rate != 16_000 else audio
-    frame = 800  # 50 ms: two periods of the lowest pitch
-    if len(audio) < frame * 2:
-        return None
-    f0 = librosa.yin(audio, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=16_000, frame_length=frame, hop_length=160)
-    energy = librosa.feature.rms(y=audio, frame_length=frame, hop_length=160)[0][: len(f0)]
-    level = 20 * np.log10(np.maximum(energy, 1e-9))
-    voiced = f0[(level > level.max() - VOICED_DB) & (f0 < PITCH_RANGE[1] * 0.95)]
-    return float(np.median(voiced)) if len(voiced) else None
+    return median_pitch(soxr.resample(audio, rate, ANALYSIS_RATE) if rate != ANALYSIS_RATE else audio)
 
 
 def _centre_spread(values: list[float | None]) -> tuple[float | None, float]:

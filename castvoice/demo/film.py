@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.atomic import atomic_path, write_text_atomic
-from castvoice.console import log, progress
+from castvoice.console import log
 from castvoice.demo.script import CAST, INTERRUPTIONS, MUSIC_SWELLS, SCENES
+from castvoice.progress import track
+from castvoice.text.sentences import split_sentences
 
 RATE = 48_000
 FPS = 10
@@ -36,22 +38,20 @@ class Segment:
 
 def _sentences(text: str) -> list[str]:
     """Split a long line at sentence ends so it is subtitled as two cues, as films usually are."""
-    parts, current = [], ""
-    for word in text.split(" "):
-        current = f"{current} {word}".strip()
-        if word[-1] in ".?!" and len(current) > 20:
-            parts.append(current)
-            current = ""
-    if current:
-        parts.append(current)
-    return parts if len(text) > 45 and len(parts) > 1 else [text]
+    parts: list[str] = []
+    for sentence in split_sentences(text):
+        if parts and len(parts[-1]) <= 20:  # a short opening sentence stays with the next
+            parts[-1] += " " + sentence
+        else:
+            parts.append(sentence)
+    return parts if len(text) > 45 else [text]
 
 
 def _speech(text: str, character: str, cache: Path) -> np.ndarray:
     """Kokoro speech for one sentence at 48 kHz, cached on disk by its inputs."""
     import soxr
 
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.backends import get_tts
 
     who = CAST[character]
     key = hashlib.sha256(f"{who.voice}|{who.speed}|{text}".encode()).hexdigest()[:20]
@@ -138,13 +138,16 @@ def _screenplay(title: str) -> str:
     return "\n".join(out)
 
 
+FILES = {"film": "demo.mp4", "subtitles": "demo.srt", "screenplay": "demo.screenplay.txt", "ground truth": "truth.json"}
+
+
 def build(out_dir: Path, seed: int = 7) -> Path:
     """Write demo.mp4, demo.srt, demo.screenplay.txt and truth.json into `out_dir`; return the film."""
     from castvoice.assets import cache_dir
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    film = out_dir / "demo.mp4"
-    if film.exists() and _built_script(out_dir / "truth.json") == _script_digest():
+    film = out_dir / FILES["film"]
+    if film.exists() and _built_script(out_dir / FILES["ground truth"]) == _script_digest():
         log.info("demo film already built: %s", film)
         return film
     rng = np.random.default_rng(seed)
@@ -158,12 +161,11 @@ def build(out_dir: Path, seed: int = 7) -> Path:
         if is_spoken
     ]
     pieces: list[tuple[int, int, str, str, np.ndarray]] = []
-    with progress() as bar:
-        task = bar.add_task("speaking the demo lines", total=len(spoken))
+    with track("speaking the demo lines", total=len(spoken)) as progress:
         for line_index, (scene, _n, character, text) in enumerate(spoken):
             for sentence in _sentences(text):
                 pieces.append((scene, line_index, character, sentence, _speech(sentence, character, tts_cache)))
-            bar.advance(task)
+            progress.advance()
 
     # Lay the speech out in time.
     cursor, segments, placed = 1.5, [], []
@@ -203,9 +205,9 @@ def build(out_dir: Path, seed: int = 7) -> Path:
 
     cues = _subtitle_cues(segments, rng)
     _encode(film, mix, duration)
-    write_text_atomic(out_dir / "demo.srt", "\n".join(
+    write_text_atomic(out_dir / FILES["subtitles"], "\n".join(
         f"{n}\n{_srt_time(s)} --> {_srt_time(e)}\n{text}\n" for n, (s, e, text) in enumerate(cues, 1)))
-    write_text_atomic(out_dir / "demo.screenplay.txt", _screenplay("The Dark Lamp"))
+    write_text_atomic(out_dir / FILES["screenplay"], _screenplay("The Dark Lamp"))
     truth = {
         "script": _script_digest(),
         "duration": duration,
@@ -214,7 +216,7 @@ def build(out_dir: Path, seed: int = 7) -> Path:
         "interruptions": interruptions,  # speech over a line, in no subtitle or screenplay
         "music_swells": swells,  # lines the music drowns out
     }
-    write_text_atomic(out_dir / "truth.json", json.dumps(truth, indent=1))
+    write_text_atomic(out_dir / FILES["ground truth"], json.dumps(truth, indent=1))
     log.info("demo film written: %s (%.0f s, %d lines, %d cues)", film, duration, len(spoken), len(cues))
     return film
 

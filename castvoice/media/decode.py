@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.atomic import atomic_path
-from castvoice.console import progress
 from castvoice.errors import InputError
 from castvoice.media.probe import open_container
+from castvoice.progress import track
 
 ANALYSIS_RATE = 16_000
 
@@ -51,9 +51,8 @@ def decode_audio(path: Path, source_out: Path, analysis_out: Path, duration_hint
     with (
         atomic_path(source_out) as source_tmp,
         atomic_path(analysis_out) as analysis_tmp,
-        progress() as bar,
+        track("decoding audio", total=max(1, round(duration_hint))) as progress,
     ):
-        task = bar.add_task("decoding audio", total=max(1, round(duration_hint)))
         source = analysis = resampler = None
         try:
             for block, rate in iter_mono_blocks(path):
@@ -64,7 +63,7 @@ def decode_audio(path: Path, source_out: Path, analysis_out: Path, duration_hint
                 source.write(np.clip(block, -1.0, 1.0))
                 analysis.write(resampler.resample_chunk(block))
                 samples += len(block)
-                bar.update(task, completed=samples / rate)
+                progress.update(done=samples / rate)
             if source is None:
                 raise InputError("the audio track holds no samples", path)
             analysis.write(resampler.resample_chunk(np.zeros(0, np.float32), last=True))

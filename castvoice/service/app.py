@@ -26,7 +26,7 @@ from castvoice.service.emotion import inline_tags
 from castvoice.service.engine import Engine, Speech, Transcription
 from castvoice.service.errors import ApiError, error_body
 from castvoice.service.models import EMOTION_BACKENDS
-from castvoice.service.server import resident_bytes
+from castvoice.service.process import resident_bytes
 from castvoice.service.settings import Settings
 from castvoice.service.work import Job, WorkQueue
 from castvoice.speech.formats import to_document, to_srt, to_vtt

@@ -18,8 +18,9 @@ import numpy as np
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
+from castvoice.media.pitch import track_pitch
 from castvoice.speech.types import Segment
-from castvoice.text.normalize import words
+from castvoice.text.normalize import count_syllables, words
 
 EMOTIONS = ("HAPPY", "SAD", "ANGRY", "NEUTRAL")
 
@@ -42,9 +43,6 @@ class EmotionBackend(Protocol):
 # The embedded estimate: prosody and words
 # ---------------------------------------------------------------------------
 
-FRAME, HOP = 1024, 256  # 64 ms windows every 16 ms
-FMIN, FMAX = 65.0, 450.0
-VOICED_WITHIN_DB = 25.0  # a frame counts as voiced speech within this many dB of the segment's loudest
 # Typical values and spreads, for files too short to judge a speaker against their own other segments.
 NORMS = {"pitch": None, "spread": (2.5, 1.2), "loudness": (-22.0, 5.0), "rate": (4.5, 1.2)}
 FLOORS = {"pitch": 1.0, "spread": 0.5, "loudness": 2.0, "rate": 0.7}  # smallest spread a z-score divides by
@@ -71,11 +69,8 @@ class ProsodyEmotion:
     name = "prosody"
 
     def __init__(self) -> None:
-        import librosa
-
-        self._librosa = librosa
         # librosa compiles its kernels on first use (seconds): done here, while loading, not in a request
-        librosa.yin(np.zeros(ANALYSIS_RATE, np.float32), fmin=FMIN, fmax=FMAX, sr=ANALYSIS_RATE, frame_length=FRAME)
+        track_pitch(np.zeros(ANALYSIS_RATE, np.float32))
 
     def classify(self, audio: np.ndarray, segments: list[Segment]) -> list[Emotion]:
         features = [self._features(audio[round(s.start * ANALYSIS_RATE):round(s.end * ANALYSIS_RATE)], s)
@@ -86,32 +81,20 @@ class ProsodyEmotion:
     def _features(self, audio: np.ndarray, segment: Segment) -> dict[str, float] | None:
         """Median pitch and its spread (semitones), loudness (dBFS) and syllables per second; None when
         the segment holds no voiced frame."""
-        if len(audio) < FRAME:
+        pitch = track_pitch(audio)
+        if pitch is None:
             return None
-        librosa = self._librosa
-        f0 = librosa.yin(audio, fmin=FMIN, fmax=FMAX, sr=ANALYSIS_RATE, frame_length=FRAME, hop_length=HOP)
-        rms = librosa.feature.rms(y=audio, frame_length=FRAME, hop_length=HOP)[0][: len(f0)]
-        level = 20 * np.log10(np.maximum(rms, 1e-6))
-        voiced = (level > level.max() - VOICED_WITHIN_DB) & (f0 > FMIN * 1.05) & (f0 < FMAX * 0.95)
+        voiced = pitch.voiced()
         if voiced.sum() < 3:
             return None
-        semitones = 12 * np.log2(f0[voiced] / 100.0)
+        semitones = 12 * np.log2(pitch.f0[voiced] / 100.0)
         low, middle, high = np.percentile(semitones, [10, 50, 90])
         return {
             "pitch": float(middle),
             "spread": float((high - low) / 2.56),  # the standard deviation, were it normal, without outliers
-            "loudness": float(np.median(level[voiced])),
-            "rate": _syllables(segment.text) / max(segment.end - segment.start, 0.25),
+            "loudness": float(np.median(pitch.level_db[voiced])),
+            "rate": count_syllables(segment.text) / max(segment.end - segment.start, 0.25),
         }
-
-
-def _syllables(text: str) -> int:
-    """Vowel groups, a rough syllable count that holds for most languages written in Latin letters."""
-    count = 0
-    for word in words(text):
-        groups = sum(1 for i, c in enumerate(word) if c in "aeiouy" and (i == 0 or word[i - 1] not in "aeiouy"))
-        count += max(1, groups) if word.isascii() else max(1, len(word) // 2)
-    return count
 
 
 def _baseline(features: list[dict[str, float]]) -> dict[str, tuple[float, float] | None]:

@@ -32,7 +32,7 @@ class Speech:
     """Text ready to be spoken: the backend, its voice argument, speed and language."""
 
     text: str
-    backend: object  # a castvoice.voice.tts.TTSBackend
+    backend: object  # a castvoice.voice.engines.base.TTSBackend
     voice: str | np.ndarray
     speed: float
     language: str | None
@@ -60,8 +60,8 @@ class Engine:
                reference: BinaryIO | None = None, budget_seconds: float | None = None) -> Speech:
         """Resolve what to say and how. The voice is, in this order: a clone of `reference` audio, `default`,
         a stored voice (which speaks with its own backend), a stock voice of `backend`, or an OpenAI voice name."""
+        from castvoice.voice.engines.base import SPEED_RANGE
         from castvoice.voice.profile import make_profile, speaking_voice
-        from castvoice.voice.tts import SPEED_RANGE
 
         if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
             raise ApiError(422, f"speed {speed:g} is out of range; use {SPEED_RANGE[0]} to {SPEED_RANGE[1]}",
@@ -121,8 +121,8 @@ class Engine:
                      backend: str, budget_seconds: float, language: str, replace: bool, source: str) -> dict:
         """Clone a voice from reference recordings, or import a .cvoice profile, into the voice store."""
         from castvoice.text.normalize import words
+        from castvoice.voice.backends import BACKENDS
         from castvoice.voice.profile import load_profile, make_profile
-        from castvoice.voice.tts import BACKENDS
 
         if not words(name):
             raise ApiError(422, "a voice name needs a letter or a digit", "invalid_voice_name", "name")

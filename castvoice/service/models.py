@@ -9,11 +9,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from castvoice.service.errors import ApiError
 from castvoice.service.settings import Settings
+from castvoice.voice.backends import BACKENDS, get_tts
 
 OPENAI_ASR_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 OPENAI_TTS_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-PACKAGES = {"asr": "faster-whisper", "kokoro": "kokoro-onnx", "piper": "piper-tts", "pocket": "pocket-tts",
-            "elevenlabs": "httpx", "prosody": "librosa", "sensevoice": "sherpa-onnx"}
+# The package behind each model that is not a TTS backend (those name theirs in castvoice.voice.backends).
+PACKAGES = {"asr": "faster-whisper", "prosody": "librosa", "sensevoice": "sherpa-onnx"}
 EMOTION_BACKENDS = ("auto", "prosody", "sensevoice", "none")
 
 
@@ -40,8 +41,6 @@ class Models:
 
     def tts_name(self, requested: str | None) -> str:
         """The TTS backend a request asks for (OpenAI's names mean the default); 422 for others."""
-        from castvoice.voice.tts import BACKENDS
-
         if not requested or requested in OPENAI_TTS_MODELS:
             return self.settings.tts_backend
         if requested not in BACKENDS:
@@ -55,9 +54,7 @@ class Models:
         return self._load(f"asr:{name}", PACKAGES["asr"], lambda: get_asr(name))
 
     def tts(self, name: str):
-        from castvoice.voice.tts import get_tts
-
-        return self._load(f"tts:{name}", PACKAGES[name], lambda: get_tts(name))
+        return self._load(f"tts:{name}", BACKENDS[name].package, lambda: get_tts(name))
 
     def emotion(self, requested: str):
         """The emotion backend for `auto` (SenseVoice where installed, else the estimate) or a named one;

@@ -13,16 +13,14 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from castvoice.console import log
-from castvoice.errors import CastvoiceError, InputError
+from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.speech.types import Phone, Word
-from castvoice.text.decode import read_text_file
 from castvoice.text.normalize import spoken_text
 
 WINDOW_SECONDS = 30.0
@@ -32,7 +30,6 @@ WINDOW_MARGIN = 1 / 6
 MIN_WINDOW_SECONDS = 3.0
 MIN_DURATION = 0.01
 EDGE_SECONDS = 0.03  # words this close to a window's edge may have been cut by it
-SUBTITLE_SUFFIXES = {".srt", ".vtt", ".ass", ".ssa"}
 
 _ANNOTATION = re.compile(r"\[[^\]]*\]|<[^>]*>")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -406,42 +403,3 @@ def aligner_for(language: str) -> Aligner:
     """pocketsphinx for English, Whisper for every other language."""
     language = language.split("-")[0].lower()
     return get_aligner("pocketsphinx" if language == "en" else "whisper", language)
-
-
-def align_command(media: Path, text_source: Path, out: Path, language: str = "en") -> int:
-    """Align a transcript (plain text) or subtitles with a media file's speech; write FILE.TextGrid or
-    FILE.json; return the number of words aligned."""
-    from castvoice.media.decode import load_audio
-    from castvoice.speech.textgrid import write_alignment_json, write_textgrid
-
-    media, text_source, out = Path(media), Path(text_source), Path(out)
-    if out.suffix.lower() not in (".textgrid", ".json"):
-        raise InputError("the output must end in .TextGrid or .json", out)
-    if not media.is_file():
-        raise InputError("file not found", media)
-    audio = load_audio(media)
-    duration = len(audio) / ANALYSIS_RATE
-    aligner = aligner_for(language)
-    if text_source.suffix.lower() in SUBTITLE_SUFFIXES:
-        from castvoice.text.subtitles import read_subtitles
-
-        cues = read_subtitles(text_source, duration=duration).cues
-        if not cues:
-            raise InputError("no spoken cues within the media's length", text_source)
-        words = [w for cue in aligner.align_segments(audio, [(c.start, c.end, c.text) for c in cues]) for w in cue]
-    else:
-        words = aligner.align(audio, _read_transcript(text_source))
-    if not words:
-        raise InputError("the text holds no words to align", text_source)
-    if out.suffix.lower() == ".json":
-        write_alignment_json(words, out)
-    else:
-        write_textgrid(words, out, duration)
-    return len(words)
-
-
-def _read_transcript(path: Path) -> str:
-    text = read_text_file(path, "transcript")
-    if not text.strip():
-        raise InputError("file is empty", path)
-    return text

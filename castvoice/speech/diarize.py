@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from castvoice.console import progress
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
+from castvoice.progress import track
 from castvoice.speech.speakers import cpu_threads, get_encoder, l2_normalise
 from castvoice.speech.types import SpeechRegion, Turn
 from castvoice.speech.vad import speech_regions
@@ -326,11 +326,10 @@ def _diarize_blocks(blocks: Iterator[_Block], duration: float, num_speakers: int
     if num_speakers is not None and num_speakers < 1:
         raise CastvoiceError(f"the number of speakers must be at least 1, not {num_speakers}")
     evidence = _Evidence()
-    with progress() as bar:
-        task = bar.add_task("finding speakers", total=max(1, round(duration)))
+    with track("finding speakers", total=max(1, round(duration))) as progress:
         for block in blocks:
             _analyse(block, evidence)
-            bar.update(task, completed=block.start + block.core / ANALYSIS_RATE)
+            progress.update(done=block.start + block.core / ANALYSIS_RATE)
     return _decide(evidence, num_speakers)
 
 

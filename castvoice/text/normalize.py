@@ -50,6 +50,18 @@ def scoring_words(text: str, language: str = "en") -> list[str]:
     return [part for w in found if w not in FILLERS for part in _SAME_WORDS.get(w, w).split()]
 
 
+def count_syllables(text: str) -> int:
+    """Syllables of English text estimated from its spelling: vowel groups of each scoring word, less a
+    silent final e (a rough count for other languages written in Latin letters)."""
+    total = 0
+    for word in scoring_words(text):
+        groups = len(re.findall(r"[aeiouy]+", word))
+        if word.endswith("e") and not word.endswith(("le", "ee")) and groups > 1:
+            groups -= 1
+        total += max(groups, 1)
+    return total
+
+
 def spoken_text(text: str, language: str = "en") -> str:
     """`text` as it is spoken, for a TTS trainer: case and punctuation kept, whitespace collapsed.
 

@@ -1,1 +1,2 @@
-"""The character's voice: text-to-speech backends and voice profiles."""
+"""The character's voice: text-to-speech engines (named in `backends`), cloning within Kokoro's style space,
+and voice profiles."""

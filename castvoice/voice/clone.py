@@ -23,11 +23,8 @@ placement when it scores better than the nearest voice. The speaking rate is mat
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,27 +32,29 @@ import numpy as np
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
-
-# Harvard-style sentences, varied in phonemes; synthesised by every stock voice once (cached) and by
-# every candidate of the search.
-PROBE_SENTENCES = (
-    "The birch canoe slid on the smooth planks, and the boy waved from the shore.",
-    "Glue the sheet to the dark blue background before the paint is dry.",
-    "It is easy to tell the depth of a well when you drop a small stone.",
+from castvoice.progress import Task, track
+from castvoice.voice.stock import (
+    OBJECTIVE_WEIGHTS,
+    PROBE_SENTENCES,
+    RESIDUAL_BOUND,
+    RESIDUAL_COMPONENTS,
+    StockVoices,
+    centroid,
+    compose_style,
+    embedder,
+    speaking_rate,
+    speech_pitch,
+    stock_voices,
 )
+
 # The nearest stock voice is the one of highest selection score: the selection encoder's similarity less
 # PITCH_PENALTY per octave between its median pitch and the references'. Resemblyzer's nearest had the
 # target's sex far more often than CAM++'s, and the pitch term caught the rest.
 SELECTION_ENCODER = "resemblyzer"
-OBJECTIVE_WEIGHTS = {"resemblyzer": 0.75, "campplus": 0.25}
 PITCH_PENALTY = 0.15  # score points per octave
 ACCEPT_MARGIN = 0.01  # objective points a blend must gain over the nearest voice, and a residual over the blend
-PITCH_RANGE = (60.0, 400.0)  # Hz
 CANDIDATES = 5  # nearest stock voices by selection score
 PLACED_CANDIDATES = 3  # and the style encoder placement's largest weights
-TIMBRE_DIMS = 128
-RESIDUAL_COMPONENTS = 8
-RESIDUAL_BOUND = 1.0  # stock voices' standard deviations along each component
 WER_TOLERANCE = 0.05
 WER_PENALTY = 2.0  # objective points per unit of WER above the tolerance
 SPEED_RANGE = (0.85, 1.15)  # faster than this, Kokoro starts to swallow words
@@ -67,9 +66,6 @@ INITIAL_LOGIT_SCALE = 50.0  # softmax temperature over the candidates' selection
 STEP_BLEND = 1.0  # CMA-ES initial step: logits
 STEP_RESIDUAL = 0.5  # and residual coefficients before tanh
 SEED = 20_261_122
-STOCK_CACHE_VERSION = 2
-# Stock voices offered per clone language: Kokoro's name prefix letter is the voice's language.
-VOICE_LANGUAGES = {"en-us": "ab", "en-gb": "ab"}
 ASR_LANGUAGE = {"en-us": "en", "en-gb": "en"}
 
 
@@ -80,7 +76,7 @@ class Trial:
     weights: dict[str, float]
     residual: np.ndarray  # added to the timbre half of every style row
     similarity: dict[str, float]  # per objective encoder: probe speech against the references
-    pitch: float  # median Hz of the probe speech
+    pitch: float  # median Hz of the probe speech; NaN where nothing was voiced
     wer: float
     selection: float
     objective: float
@@ -105,35 +101,28 @@ class KokoroClone:
     nearest: Trial  # the nearest stock voice at `speed`
     placed: Trial  # where the style encoder put the voice
     best_blend: Trial  # the best convex blend without residual
-    reference_pitch: float  # median Hz of the references
+    reference_pitch: float  # median Hz of the references; NaN where nothing was voiced
     trials: int  # candidates synthesised
     seconds: float
     language: str = "en-us"
     history: list[dict] = field(default_factory=list)  # every fully evaluated trial's scores, pitch and selection
 
 
-@dataclass(frozen=True)
-class StockVoices:
-    """A language's stock voices with their probe speech embedded (at speed 1.0)."""
-
-    names: list[str]
-    styles: np.ndarray  # (voices, 510, 1, 256)
-    embeddings: dict[str, np.ndarray]  # encoder -> (voices, dimension)
-    rates: np.ndarray  # syllables per second of speech
-    pitches: np.ndarray  # median Hz
-    timbre_basis: np.ndarray  # (RESIDUAL_COMPONENTS, TIMBRE_DIMS), from all of the language's stock voices
-
-
 def clone_kokoro(
     references: list[np.ndarray],
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     language: str = "en-us",
-    on_progress: Callable[[float], None] | None = None,
     voices: Sequence[str] | None = None,
 ) -> KokoroClone:
     """Find the Kokoro style (and speed) whose speech is closest to `references` (16 kHz mono speech of one
     person) within `budget_seconds`, a first-time stock voice table included; `voices` limits the stock
-    voices considered. `on_progress` receives the seconds spent after each step."""
+    voices considered. Progress is the seconds spent of the budget, with the candidates tried."""
+    with track("voice search", total=budget_seconds) as task:
+        return _clone(references, budget_seconds, language, voices, task)
+
+
+def _clone(references: list[np.ndarray], budget_seconds: float, language: str, voices: Sequence[str] | None,
+           task: Task) -> KokoroClone:
     from castvoice.voice.style_encoder import StyleEncoder, place
 
     began = time.monotonic()
@@ -141,8 +130,8 @@ def clone_kokoro(
         raise CastvoiceError("cloning needs at least one reference recording")
     stock = stock_voices(language, voices)
     target = Target(
-        embeddings={name: _centroid(_embedder(name).embed_many(references)) for name in OBJECTIVE_WEIGHTS},
-        pitch=median_pitch(np.concatenate(references)),
+        embeddings={name: centroid(embedder(name).embed_many(references)) for name in OBJECTIVE_WEIGHTS},
+        pitch=speech_pitch(np.concatenate(references)),
     )
     selection = target.selection(stock.embeddings[SELECTION_ENCODER] @ target.embeddings[SELECTION_ENCODER],
                                  stock.pitches)
@@ -155,7 +144,7 @@ def clone_kokoro(
                           *SPEED_RANGE))
     log.info("cloning: nearest stock voice %s, speed %.2f, candidates %s", stock.names[nearest], speed,
              ", ".join(stock.names[i] for i in candidates))
-    search = _Search(stock, candidates, target, speed, language, began, on_progress)
+    search = _Search(stock, candidates, target, speed, language, began, task)
     baseline = search.evaluate(np.eye(len(stock.names))[nearest], np.zeros(RESIDUAL_COMPONENTS))
     placed_weights[np.setdiff1d(np.arange(len(stock.names)), candidates)] = 0.0
     placed = search.evaluate(placed_weights / placed_weights.sum(), placed_coefficients)
@@ -179,30 +168,24 @@ def clone_kokoro(
     )
 
 
+def profile_state(tts, name: str, references: list[np.ndarray], budget_seconds: float, language: str):
+    """A Kokoro voice profile: the clone of `references` (`tts` is the process's Kokoro, which the search
+    speaks with)."""
+    clone = clone_kokoro(references, budget_seconds, language=language)
+    similarity = {k: v for k, v in clone.scores.items() if k not in ("wer", "objective")}
+    state = {"speed": clone.speed, "nearest": clone.nearest_voice, "blend": clone.blend, "language": language,
+             "wer": clone.scores.get("wer"), "trials": clone.trials}
+    return state, {"style": clone.style}, similarity
+
+
 def trial_style(trial: Trial) -> np.ndarray:
     """The style pack of a trial's blend and residual."""
-    from castvoice.voice.tts import get_tts
+    from castvoice.voice.engines.kokoro import kokoro_engine
 
-    tts = get_tts("kokoro")
+    tts = kokoro_engine()
     names = list(trial.weights)
     return compose_style(np.stack([tts.style(n) for n in names]), np.array([trial.weights[n] for n in names]),
                          trial.residual)
-
-
-def compose_style(styles: np.ndarray, weights: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """The convex blend of style packs (voices, 510, 1, 256) with `residual` added to every row's timbre half."""
-    style = np.tensordot(np.asarray(weights, np.float32), styles, axes=1)
-    style[..., :TIMBRE_DIMS] += residual
-    return style.astype(np.float32)
-
-
-def timbre_basis(styles: np.ndarray) -> np.ndarray:
-    """The stock voices' main directions of timbre variation, each scaled to one standard deviation:
-    (RESIDUAL_COMPONENTS, TIMBRE_DIMS)."""
-    timbres = styles[:, :, 0, :TIMBRE_DIMS].mean(axis=1)
-    _, singular, directions = np.linalg.svd(timbres - timbres.mean(axis=0), full_matrices=False)
-    deviations = singular / np.sqrt(max(len(timbres) - 1, 1))
-    return (deviations[:RESIDUAL_COMPONENTS, None] * directions[:RESIDUAL_COMPONENTS]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -210,10 +193,12 @@ class Target:
     """What the clone should sound like: the references' centroid per objective encoder and median pitch."""
 
     embeddings: dict[str, np.ndarray]
-    pitch: float
+    pitch: float  # NaN where nothing was voiced
 
     def pitch_penalty(self, pitch: float | np.ndarray) -> float | np.ndarray:
-        return PITCH_PENALTY * np.abs(np.log2(np.maximum(pitch, 1.0) / max(self.pitch, 1.0)))
+        """PITCH_PENALTY per octave from the references' pitch; nothing where either pitch is unknown (NaN)."""
+        octaves = np.abs(np.log2(np.maximum(pitch, 1.0) / max(self.pitch, 1.0)))
+        return PITCH_PENALTY * np.nan_to_num(octaves)
 
     def selection(self, similarity: float | np.ndarray, pitch: float | np.ndarray) -> float | np.ndarray:
         """The selection encoder's similarity less the pitch penalty."""
@@ -229,10 +214,10 @@ class _Search:
     """Evaluates candidates (blend logits over the candidate voices, residual coefficients) and runs CMA-ES."""
 
     def __init__(self, stock: StockVoices, candidates: np.ndarray, target: Target, speed: float, language: str,
-                 began: float, on_progress: Callable[[float], None] | None):
+                 began: float, task: Task):
         self.stock, self.candidates, self.target = stock, candidates, target
         self.speed, self.language = speed, language
-        self.began, self.on_progress = began, on_progress
+        self.began, self.task = began, task
         self.trials: list[Trial] = []
         self.synthesised = 0
         self.sentence_seconds: list[float] = []  # one probe sentence: synthesis, embedding, pitch
@@ -241,9 +226,9 @@ class _Search:
     def _speak(self, weights: np.ndarray, coefficients: np.ndarray, sentences: Sequence[str]) -> list[np.ndarray]:
         import soxr
 
-        from castvoice.voice.tts import get_tts
+        from castvoice.voice.engines.kokoro import kokoro_engine
 
-        tts = get_tts("kokoro")
+        tts = kokoro_engine()
         style = compose_style(self.stock.styles, weights, self._residual(coefficients))
         return [soxr.resample(tts.synthesize(s, style, self.speed, self.language), tts.sample_rate, ANALYSIS_RATE)
                 for s in sentences]
@@ -252,14 +237,14 @@ class _Search:
         return ((RESIDUAL_BOUND * np.tanh(coefficients)) @ self.stock.timbre_basis).astype(np.float32)
 
     def _similarity(self, embeddings: dict[str, np.ndarray]) -> dict[str, float]:
-        return {name: float(_centroid(vectors) @ self.target.embeddings[name]) for name, vectors in embeddings.items()}
+        return {name: float(centroid(vectors) @ self.target.embeddings[name]) for name, vectors in embeddings.items()}
 
     def _screen(self, weights: np.ndarray, coefficients: np.ndarray) -> tuple[list[np.ndarray], dict, float]:
         """Speak the first probe sentence only: (clips, embeddings, objective without the WER term)."""
         began = time.monotonic()
         clips = self._speak(weights, coefficients, PROBE_SENTENCES[:1])
-        embeddings = {name: _embedder(name).embed_many(clips) for name in OBJECTIVE_WEIGHTS}
-        objective = self.target.objective(self._similarity(embeddings), median_pitch(clips[0]))
+        embeddings = {name: embedder(name).embed_many(clips) for name in OBJECTIVE_WEIGHTS}
+        objective = self.target.objective(self._similarity(embeddings), speech_pitch(clips[0]))
         self.sentence_seconds.append(time.monotonic() - began)
         self.synthesised += 1
         self._progress()
@@ -271,10 +256,10 @@ class _Search:
         began = time.monotonic()
         clips, embeddings = screened or ([], {})
         more = self._speak(weights, coefficients, PROBE_SENTENCES[len(clips):])
-        embeddings = {name: np.concatenate([embeddings.get(name, np.zeros((0, _embedder(name).dimension))),
-                                            _embedder(name).embed_many(more)]) for name in OBJECTIVE_WEIGHTS}
+        embeddings = {name: np.concatenate([embeddings.get(name, np.zeros((0, embedder(name).dimension))),
+                                            embedder(name).embed_many(more)]) for name in OBJECTIVE_WEIGHTS}
         clips = clips + more
-        pitch, wer = median_pitch(np.concatenate(clips)), _wer(clips, self.language)
+        pitch, wer = speech_pitch(np.concatenate(clips)), _wer(clips, self.language)
         self.sentence_seconds.append((time.monotonic() - began) / len(more))
         similarity = self._similarity(embeddings)
         trial = Trial(
@@ -334,8 +319,7 @@ class _Search:
         return weights, coefficients
 
     def _progress(self) -> None:
-        if self.on_progress:
-            self.on_progress(time.monotonic() - self.began)
+        self.task.update(done=round(time.monotonic() - self.began, 1), note=f"{self.synthesised} voices tried")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -343,66 +327,15 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum()
 
 
-def _centroid(vectors: np.ndarray) -> np.ndarray:
-    from castvoice.speech.speakers import l2_normalise
-
-    return l2_normalise(np.asarray(vectors, np.float32).mean(axis=0))
-
-
-def _embedder(name: str):
-    from castvoice.speech.speakers import get_encoder
-
-    return get_encoder(name)
-
-
 def _wer(clips: list[np.ndarray], language: str) -> float:
     """Whisper base's word error rate on probe sentences spoken in `clips`."""
-    from castvoice.bench.asr import count_errors
     from castvoice.speech.asr import get_asr
+    from castvoice.text.metrics import count_word_errors
 
     asr = get_asr("base")
     heard = [asr.transcribe(clip, ASR_LANGUAGE[language]).text for clip in clips]
-    errors, words = count_errors(list(PROBE_SENTENCES[:len(clips)]), heard)
+    errors, words = count_word_errors(list(PROBE_SENTENCES[:len(clips)]), heard, ASR_LANGUAGE[language])
     return errors / max(words, 1)
-
-
-def median_pitch(audio16k: np.ndarray) -> float:
-    """Median fundamental frequency (Hz) of the louder half of the frames, by YIN."""
-    import librosa
-
-    audio = np.asarray(audio16k, np.float32)
-    frame, hop = 1024, 256
-    if len(audio) < frame:
-        return 0.0
-    pitch = librosa.yin(audio, fmin=PITCH_RANGE[0], fmax=PITCH_RANGE[1], sr=ANALYSIS_RATE, frame_length=frame,
-                        hop_length=hop, center=False)
-    loudness = librosa.feature.rms(y=audio, frame_length=frame, hop_length=hop, center=False)[0][:len(pitch)]
-    return float(np.median(pitch[loudness >= np.median(loudness)]))
-
-
-_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
-
-
-def count_syllables(text: str) -> int:
-    """Syllables of English text, estimated from its spelling (vowel groups, a silent final e)."""
-    from castvoice.text.normalize import scoring_words
-
-    total = 0
-    for word in scoring_words(text):
-        groups = len(_VOWEL_GROUPS.findall(word))
-        if word.endswith("e") and not word.endswith(("le", "ee")) and groups > 1:
-            groups -= 1
-        total += max(groups, 1)
-    return total
-
-
-def speaking_rate(audio16k: np.ndarray, text: str) -> float:
-    """Syllables per second of speech: `text`'s syllables over the time voice activity detection hears speech."""
-    from castvoice.speech.asr import SPLIT_VAD
-    from castvoice.speech.vad import get_vad
-
-    speech = sum(r.end - r.start for r in get_vad().regions(np.asarray(audio16k, np.float32), SPLIT_VAD))
-    return count_syllables(text) / speech if speech > 0 else 0.0
 
 
 def reference_rate(references: list[np.ndarray], language: str) -> float:
@@ -412,56 +345,3 @@ def reference_rate(references: list[np.ndarray], language: str) -> float:
     asr = get_asr("base")
     audio = np.concatenate([np.asarray(r, np.float32) for r in references])
     return speaking_rate(audio, " ".join(asr.transcribe(r, ASR_LANGUAGE[language]).text for r in references))
-
-
-def stock_voices(language: str = "en-us", names: Sequence[str] | None = None) -> StockVoices:
-    """The stock voices offered for `language` (or just `names`), each voice's probe speech embedded by every
-    objective encoder and its speaking rate measured; cached per voice under castvoice's cache."""
-    from castvoice.voice.tts import get_tts
-
-    if language not in VOICE_LANGUAGES:
-        raise CastvoiceError(f"cloning supports {', '.join(VOICE_LANGUAGES)}, not {language!r}")
-    tts = get_tts("kokoro")
-    pool = [v for v in tts.voices() if v[0] in VOICE_LANGUAGES[language]]
-    offered = pool if names is None else [v for v in pool if v in names]
-    unknown = sorted(set(names or ()) - set(pool))
-    if unknown:
-        raise CastvoiceError(f"not a {language} stock voice: {', '.join(unknown)}")
-    if not offered:
-        raise CastvoiceError("no stock voices to clone from")
-    rows = [_stock_voice(tts, name, language) for name in offered]
-    return StockVoices(
-        names=offered,
-        styles=np.stack([tts.style(name) for name in offered]),
-        embeddings={enc: np.stack([row[enc] for row in rows]) for enc in OBJECTIVE_WEIGHTS},
-        rates=np.array([float(row["rate"]) for row in rows]),
-        pitches=np.array([float(row["pitch"]) for row in rows]),
-        timbre_basis=timbre_basis(np.stack([tts.style(name) for name in pool])),
-    )
-
-
-def _stock_voice(tts, name: str, language: str) -> dict[str, np.ndarray]:
-    """One stock voice's probe speech: centroid embedding per objective encoder, speaking rate and pitch."""
-    import soxr
-
-    from castvoice.assets import cache_dir
-    from castvoice.atomic import atomic_path
-
-    style = tts.style(name)
-    key = hashlib.sha256(json.dumps([STOCK_CACHE_VERSION, PROBE_SENTENCES, sorted(OBJECTIVE_WEIGHTS), language,
-                                     hashlib.sha256(style.tobytes()).hexdigest()]).encode()).hexdigest()[:16]
-    path = cache_dir() / "kokoro-clone" / f"{name}-{key}.npz"
-    if path.is_file():
-        with np.load(path) as cached:
-            return dict(cached)
-    log.info("cloning: embedding the stock voice %s", name)
-    clips = [soxr.resample(tts.synthesize(s, name, 1.0, language), tts.sample_rate, ANALYSIS_RATE)
-             for s in PROBE_SENTENCES]
-    row = {enc: _centroid(_embedder(enc).embed_many(clips)) for enc in OBJECTIVE_WEIGHTS}
-    row["rate"] = np.array(speaking_rate(np.concatenate(clips), " ".join(PROBE_SENTENCES)))
-    row["pitch"] = np.array(median_pitch(np.concatenate(clips)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **row)
-    return row

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from castvoice.atomic import atomic_path
 from castvoice.errors import CastvoiceError
 from castvoice.text.normalize import slug
+from castvoice.voice.backends import BACKENDS, get_tts
 
 FORMAT_VERSION = 1
 SUFFIX = ".cvoice"
@@ -123,79 +123,20 @@ def import_profile(file: Path, folder: Path, replace: bool = False) -> Path:
     return save_profile(load_profile(file), folder, replace)
 
 
-# ---------------------------------------------------------------------------
-# Making a voice: each backend turns references into its state
-# ---------------------------------------------------------------------------
-
-# (name, references, budget in seconds, language) -> (state, arrays, similarity)
-Builder = Callable[[str, list[np.ndarray], float, str], tuple[dict, dict[str, np.ndarray], dict[str, float]]]
-
-
-def _kokoro_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
-    from castvoice.voice.clone import clone_kokoro
-
-    clone = clone_kokoro(references, budget_seconds, language=language)
-    similarity = {k: v for k, v in clone.scores.items() if k not in ("wer", "objective")}
-    state = {"speed": clone.speed, "nearest": clone.nearest_voice, "blend": clone.blend, "language": language,
-             "wer": clone.scores.get("wer"), "trials": clone.trials}
-    return state, {"style": clone.style}, similarity
-
-
-def _piper_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
-    from castvoice.voice.tts import get_tts
-
-    voice = get_tts("piper").voices()[0]
-    return {"voice": voice, "speed": 1.0, "language": language}, {}, {}
-
-
-def _pocket_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
-    """Pocket TTS clones from one prompt: the best references joined, kept as the `prompt` array."""
-    from castvoice.voice.cloners import PROMPT_RATE, reference_prompt
-    from castvoice.voice.tts import get_tts
-
-    tts = get_tts("pocket")
-    _check_language(tts, language)
-    prompt = reference_prompt(references)
-    tts.conditioning(prompt)  # fails now, not at the first `speak`, where these weights cannot clone
-    state = {"model": tts.config, "language": language, "speed": 1.0,
-             "prompt_seconds": round(len(prompt) / PROMPT_RATE, 2)}
-    return state, {"prompt": prompt}, {}
-
-
-def _elevenlabs_state(name: str, references: list[np.ndarray], budget_seconds: float, language: str):
-    """An ElevenLabs instant voice clone: the references are uploaded, the profile keeps the voice id."""
-    from castvoice.voice.tts import get_tts
-
-    tts = get_tts("elevenlabs")
-    _check_language(tts, language)
-    voice_id = tts.clone(name, references)
-    return {"voice": voice_id, "model": tts.settings.model, "speed": 1.0, "language": language}, {}, {}
-
-
-def _check_language(tts, language: str) -> None:
-    if language not in tts.languages:
-        raise CastvoiceError(f"{tts.name} does not speak {language!r}; choose from {', '.join(tts.languages)}")
-
-
-BUILDERS: dict[str, Builder] = {"kokoro": _kokoro_state, "piper": _piper_state, "pocket": _pocket_state,
-                                "elevenlabs": _elevenlabs_state}
-
-
 def make_profile(name: str, backend: str, references: list[np.ndarray], budget_seconds: float,
                  source: str, language: str = "en-us") -> VoiceProfile:
-    """Build a voice from 16 kHz reference speech with the named backend."""
-    if backend not in BUILDERS:
-        raise CastvoiceError(f"unknown voice backend {backend!r}; choose from {', '.join(BUILDERS)}")
+    """Build a voice from 16 kHz reference speech with the named backend (see castvoice.voice.backends)."""
+    if backend not in BACKENDS:
+        raise CastvoiceError(f"unknown voice backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if not references:
         raise CastvoiceError("no reference speech to build a voice from")
-    state, arrays, similarity = BUILDERS[backend](name, references, budget_seconds, language)
+    state, arrays, similarity = BACKENDS[backend].build(get_tts(backend), name, references, budget_seconds,
+                                                        language)
     return VoiceProfile(name, backend, state, arrays, references, similarity, source)
 
 
 def speaking_voice(profile: VoiceProfile):
     """The TTS backend, the voice argument it takes and the speed, for a profile."""
-    from castvoice.voice.tts import get_tts
-
     if "style" in profile.arrays:  # kokoro
         voice = profile.arrays["style"]
     elif "prompt" in profile.arrays:  # pocket

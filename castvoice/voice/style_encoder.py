@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from castvoice.voice.clone import (
-    ANALYSIS_RATE,
+from castvoice.media.decode import ANALYSIS_RATE
+from castvoice.voice.stock import (
     OBJECTIVE_WEIGHTS,
     RESIDUAL_BOUND,
     RESIDUAL_COMPONENTS,
     TIMBRE_DIMS,
     StockVoices,
-    _embedder,
     compose_style,
+    embedder,
+    stock_voices,
 )
 
 WEIGHTS_FILE = Path(__file__).with_name("style_encoder.npz")
@@ -73,16 +74,14 @@ def generate(out: Path, count: int, seed: int, shard: int = 25, language: str = 
     """Synthesise `count` random voices, one training sentence each, into shards of `shard` samples under
     `out`; shards already written are kept, so a killed run goes on where it stopped."""
     import soxr
-    from rich.progress import Progress
 
     from castvoice.atomic import atomic_path
-    from castvoice.voice.clone import stock_voices
-    from castvoice.voice.tts import get_tts
+    from castvoice.progress import track
+    from castvoice.voice.engines.kokoro import kokoro_engine
 
-    tts, stock = get_tts("kokoro"), stock_voices(language)
+    tts, stock = kokoro_engine(), stock_voices(language)
     out.mkdir(parents=True, exist_ok=True)
-    with Progress() as progress:
-        task = progress.add_task("style encoder data", total=count)
+    with track("style encoder data", total=count) as task:
         for first in range(0, count, shard):
             path = out / f"samples-{seed}-{first:06d}.npz"
             if not path.is_file():
@@ -94,11 +93,11 @@ def generate(out: Path, count: int, seed: int, shard: int = 25, language: str = 
                     sentence = TRAINING_SENTENCES[rng.integers(len(TRAINING_SENTENCES))]
                     speech = soxr.resample(tts.synthesize(sentence, style, 1.0, language), tts.sample_rate,
                                            ANALYSIS_RATE)
-                    embedded = {name: _embedder(name).embed_many([speech])[0] for name in OBJECTIVE_WEIGHTS}
+                    embedded = {name: embedder(name).embed_many([speech])[0] for name in OBJECTIVE_WEIGHTS}
                     rows.append((features(embedded), voice_timbre(style)))
                 with atomic_path(path) as tmp, open(tmp, "wb") as f:
                     np.savez(f, features=np.stack([r[0] for r in rows]), timbres=np.stack([r[1] for r in rows]))
-            progress.update(task, completed=min(first + shard, count))
+            task.update(done=min(first + shard, count))
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def _encoder_part(features_: np.ndarray, name: str) -> np.ndarray:
     """One encoder's embeddings out of rows of `features`."""
     start = 0
     for encoder in sorted(OBJECTIVE_WEIGHTS):
-        size = _embedder(encoder).dimension
+        size = embedder(encoder).dimension
         if encoder == name:
             part = features_[:, start:start + size]
             return part / np.linalg.norm(part, axis=1, keepdims=True)

@@ -204,3 +204,8 @@ def get_setting(conn: sqlite3.Connection, key: str) -> str | None:
 
 def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+
+def stage_details(conn: sqlite3.Connection) -> dict[str, dict]:
+    """Stage name -> what it recorded when it last completed (counts, seconds)."""
+    return {row["name"]: json.loads(row["details"]) for row in conn.execute("SELECT name, details FROM stages")}

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from castvoice.assistant.embedding import TextEmbedder
-from castvoice.assistant.llm import LLMBackend, Message, Stream, get_llm
-from castvoice.assistant.memory import (EXTRACTION_METHODS, SUMMARY_METHODS, Exchange, Memory, MemoryStore,
-                                        extract_facts, summarise)
-from castvoice.assistant.persona import LineIndex, Material, assemble, load_persona, partners
+from castvoice.assistant.facts import EXTRACTION_METHODS, extract_facts
+from castvoice.assistant.llm import get_llm
+from castvoice.assistant.llm.base import LLMBackend, Message, Stream
+from castvoice.assistant.memory import MemoryStore
+from castvoice.assistant.persona import LineIndex, load_persona, partners
+from castvoice.assistant.prompt import Material, assemble
+from castvoice.assistant.summary import SUMMARY_METHODS, summarise
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
+from castvoice.workspace.conversations import Exchange, Memory
 from castvoice.workspace.db import now
 
 REPLY_TOKENS = 200
@@ -80,6 +84,11 @@ class Conversation:
     def ask(self, message: str) -> str:
         """The whole answer as one string."""
         return "".join(self.reply(message))
+
+    def next_exchange_number(self) -> int:
+        """The number the next exchange of this conversation will have, counting from 1 (across processes:
+        the exchanges already stored count)."""
+        return len(self.memory.exchanges(self.id)) + 1
 
     def prompt_for(self, message: str) -> list[Message]:
         """The messages for answering `message`, within the window less the reply's tokens: the oldest

@@ -1,8 +1,9 @@
-"""Speaking a reply while it is written: text pieces flow in, sentences are cut from them as soon as they
-end, and a worker thread synthesises each one in the character's voice into a WAV file and/or the speakers.
+"""One turn of talking with a character, text and voice together: the reply streams out as text while its
+sentences are spoken in the character's voice.
 
-If speech fails (a missing sound device, a broken voice), the reply goes on as text: the error is kept in
-`SpokenReply.error` and nothing more is spoken.
+Text pieces flow in, sentences are cut from them as soon as they end, and a worker thread (`ReplySpeaker`)
+synthesises each one into a WAV file and/or the speakers. If speech fails (a missing sound device, a broken
+voice), the reply goes on as text: the error is kept in `Turn.speech_error` and nothing more is spoken.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from castvoice.assistant.conversation import Conversation
 from castvoice.console import log
 from castvoice.text.sentences import SentenceCutter
 from castvoice.voice.profile import VoiceProfile, speaking_voice
@@ -23,6 +25,62 @@ from castvoice.voice.speak import AudioSink
 # first audio waits for it.
 FIRST_SPOKEN_WORDS = 3
 _END = object()
+
+
+@dataclass
+class Turn:
+    """One exchange as it happened, with its timings (seconds from the message to each event)."""
+
+    message: str
+    reply: str
+    pieces: int  # text pieces the model streamed (about one token each)
+    first_text: float | None
+    done: float  # the text's end; the speech may go on after it
+    audio: str | None = None
+    first_audio: float | None = None
+    speech_seconds: float = 0.0
+    synthesis_seconds: float = 0.0
+    speech_error: str | None = None
+
+    @property
+    def pieces_per_second(self) -> float:
+        """Text pieces per second after the first."""
+        span = self.done - (self.first_text or self.done)
+        return (self.pieces - 1) / span if self.pieces > 1 and span > 0 else 0.0
+
+
+def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | None = None,
+              out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None) -> Turn:
+    """Answer `message`: the reply's pieces go to `echo` as they come, and with a `voice` its sentences are
+    spoken into the WAV file `out` and/or the speakers. Speech that fails leaves the text reply whole."""
+    began = time.perf_counter()
+    pieces, first_text = [], None
+    stream = conversation.reply(message)
+    speaker = ReplySpeaker(voice, out, play, began) if voice is not None and (out or play) else None
+
+    def take(source) -> float:
+        """Pass the pieces on; the seconds from the message to the end of the text."""
+        nonlocal first_text
+        for piece in source:
+            if first_text is None:
+                first_text = time.perf_counter() - began
+            pieces.append(piece)
+            if echo:
+                echo(piece)
+        return time.perf_counter() - began
+
+    if speaker:
+        with speaker:
+            done = take(speaker.speak_along(stream))
+    else:
+        done = take(stream)
+    turn = Turn(message, "".join(pieces).strip(), len(pieces), first_text, done)
+    if speaker:
+        result = speaker.result
+        turn.first_audio, turn.speech_seconds, turn.speech_error = result.first_audio, result.seconds, result.error
+        turn.synthesis_seconds = result.synthesis_seconds
+        turn.audio = str(out) if out and result.error is None and result.seconds else None
+    return turn
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Text-to-speech backends behind one small interface, registered by name and loaded once.
+"""What every TTS engine shares: the interface, the text pieces it speaks, and streaming piece by piece.
 
 `synthesize` speaks a whole text in one call to the engine. `stream` cuts the text with `split_text`
 into sentences (long ones at clauses, and the first piece short so the first audio comes quickly) and
@@ -8,14 +8,12 @@ yields the speech of one piece at a time, making the next piece while the caller
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -156,7 +154,7 @@ class TTSBackend(Protocol):
         """The same speech as pieces (see `split_text`), each yielded as soon as it is made."""
 
 
-class _PieceByPiece:
+class PieceByPiece:
     """What every backend shares: checking the arguments, and streaming piece by piece.
 
     A backend provides `_voice` (the voice argument checked and made ready for its engine), `_whole` and
@@ -176,12 +174,17 @@ class _PieceByPiece:
         pieces = split_text(text)  # here, so that bad input fails at the call and not at the first chunk
         return _made_ahead(self._piece(piece, voice, speed, language) for piece in pieces)
 
-    def _checked(self, voice, speed: float, language: str | None):
-        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
-            raise CastvoiceError(f"speed {speed} is out of range; use {SPEED_RANGE[0]} to {SPEED_RANGE[1]}")
+    def spoken_language(self, language: str | None) -> str:
+        """`language`, or the default one when None; a CastvoiceError for a language this engine does not speak."""
         language = language or self.languages[0]
         if language not in self.languages:
             raise CastvoiceError(f"{self.name} does not speak {language!r}; choose from {', '.join(self.languages)}")
+        return language
+
+    def _checked(self, voice, speed: float, language: str | None):
+        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+            raise CastvoiceError(f"speed {speed} is out of range; use {SPEED_RANGE[0]} to {SPEED_RANGE[1]}")
+        language = self.spoken_language(language)
         return self._voice(voice), language
 
     def _unknown_voice(self, voice: str) -> CastvoiceError:
@@ -224,125 +227,3 @@ def _made_ahead(pieces: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
             yield item
     finally:
         stopped.set()
-
-
-class KokoroTTS(_PieceByPiece):
-    """Kokoro-82M (int8 ONNX) with its 54 stock voices; 24 kHz."""
-
-    name = "kokoro"
-    sample_rate = 24_000
-    languages = ("en-us", "en-gb", "es", "fr-fr", "hi", "it", "pt-br", "ja", "cmn")
-    style_shape = (510, 1, 256)
-
-    def __init__(self, onnx: OnnxSettings = TUNED, precision: str = "int8") -> None:
-        """`precision` int8 is the model as it ships; fp32 is it dequantised, slower on 2 cores (bench tts)."""
-        from kokoro_onnx import Kokoro
-
-        from castvoice.assets import kokoro_model, kokoro_model_fp32, kokoro_voices
-
-        model = {"int8": kokoro_model, "fp32": kokoro_model_fp32}[precision]()
-        self._kokoro = Kokoro.from_session(onnx.session(model), str(kokoro_voices()))
-
-    def voices(self) -> list[str]:
-        return sorted(self._kokoro.get_voices())
-
-    def style(self, voice: str) -> np.ndarray:
-        """A stock voice's style pack: 510 x 1 x 256 float32, one style row per input length."""
-        if voice not in self._kokoro.voices:
-            raise self._unknown_voice(voice)
-        return np.asarray(self._kokoro.get_voice_style(voice), dtype=np.float32)
-
-    def _voice(self, voice: str | np.ndarray) -> np.ndarray:
-        if isinstance(voice, str):
-            return self.style(voice)
-        style = np.asarray(voice, dtype=np.float32)
-        if style.shape != self.style_shape:
-            raise CastvoiceError(f"a Kokoro style array must be 510 x 1 x 256, not {' x '.join(map(str, style.shape))}")
-        return style
-
-    def _whole(self, text: str, style: np.ndarray, speed: float, language: str) -> np.ndarray:
-        return self._speech(self._kokoro.tokenizer.phonemize(text, language), style, speed, language)
-
-    def _piece(self, text: str, style: np.ndarray, speed: float, language: str) -> np.ndarray:
-        from kokoro_onnx.chunker import pause_after
-
-        phonemes = self._kokoro.tokenizer.phonemize(text, language)
-        # Kokoro trims the silence around its output; the pause the punctuation calls for is added back,
-        # as Kokoro itself does between the batches of one text.
-        pause = pause_after(phonemes, sentence=0.25, clause=0.1) if phonemes else 0.0
-        speech = self._speech(phonemes, style, speed, language)
-        return np.concatenate([speech, np.zeros(round(pause * self.sample_rate), np.float32)])
-
-    def _speech(self, phonemes: str, style: np.ndarray, speed: float, language: str) -> np.ndarray:
-        if not phonemes:  # e.g. a piece of symbols espeak does not read
-            return np.zeros(0, np.float32)
-        # Kokoro cuts phonemes into batches within its limit (MAX_PHONEME_LENGTH, 510) before inference.
-        audio, rate = self._kokoro.create(phonemes, voice=style, speed=speed, lang=language, is_phonemes=True)
-        assert rate == self.sample_rate
-        return np.asarray(audio, dtype=np.float32)
-
-
-class PiperTTS(_PieceByPiece):
-    """Piper (VITS) with the en_US-joe-medium voice; 22.05 kHz, several times faster than Kokoro."""
-
-    name = "piper"
-    sample_rate = 22_050
-    languages = ("en-us",)
-    voice_name = "en_US-joe-medium"
-
-    def __init__(self, onnx: OnnxSettings = TUNED) -> None:
-        from piper import PiperVoice
-        from piper.config import PiperConfig
-
-        from castvoice.assets import piper_joe
-
-        model = piper_joe()
-        config = PiperConfig.from_dict(json.loads(model.with_suffix(".onnx.json").read_text(encoding="utf-8")))
-        assert config.sample_rate == self.sample_rate
-        self._piper = PiperVoice(session=onnx.session(model), config=config)
-
-    def voices(self) -> list[str]:
-        return [self.voice_name]
-
-    def _voice(self, voice: str | np.ndarray) -> str:
-        if not isinstance(voice, str):
-            raise CastvoiceError("piper speaks only its stock voice; a style array needs the kokoro backend")
-        if voice != self.voice_name:
-            raise self._unknown_voice(voice)
-        return voice
-
-    def _whole(self, text: str, voice: str, speed: float, language: str) -> np.ndarray:
-        from piper import SynthesisConfig
-
-        # Piper would scale each sentence to full scale on its own; the model's level is even across sentences.
-        config = SynthesisConfig(length_scale=1.0 / speed, normalize_audio=False)
-        chunks = [chunk.audio_float_array for chunk in self._piper.synthesize(text, config)]
-        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-
-    _piece = _whole  # Piper's output keeps its own pauses at the ends
-
-
-def _pocket() -> TTSBackend:
-    from castvoice.voice.cloners import PocketTTS
-
-    return PocketTTS()
-
-
-def _elevenlabs() -> TTSBackend:
-    from castvoice.voice.elevenlabs import ElevenLabsTTS
-
-    return ElevenLabsTTS()
-
-
-# kokoro and piper are embedded; pocket downloads its weights on first use; elevenlabs is a paid service,
-# used only with the user's own key.
-BACKENDS: dict[str, Callable[[], TTSBackend]] = {"kokoro": KokoroTTS, "piper": PiperTTS, "pocket": _pocket,
-                                                  "elevenlabs": _elevenlabs}
-
-
-@cache
-def get_tts(name: str = "kokoro") -> TTSBackend:
-    """The named TTS backend, created on first use and kept for the process."""
-    if name not in BACKENDS:
-        raise CastvoiceError(f"unknown TTS backend {name!r}; choose from {', '.join(BACKENDS)}")
-    return BACKENDS[name]()

@@ -1,6 +1,6 @@
-"""Zero-shot cloning TTS whose weights are downloaded on first use (optional extras, not embedded).
+"""Kyutai Pocket TTS: zero-shot cloning with weights downloaded on first use (an optional extra, not embedded).
 
-Kyutai Pocket TTS (`pip install castvoice[pocket]`): a 100M-parameter flow language model over Mimi latents,
+Pocket TTS (`pip install castvoice[pocket]`) is a 100M-parameter flow language model over Mimi latents,
 24 kHz, faster than real time on two CPU cores. Its default config (`english`, inside the `pocket-tts` package)
 downloads `languages/english/model.safetensors` from the Hugging Face repo kyutai/pocket-tts (gated: accept
 its terms and log in with `hf auth login`) and the tokenizer from kyutai/pocket-tts-without-voice-cloning.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.errors import CastvoiceError
-from castvoice.voice.tts import _PieceByPiece
+from castvoice.voice.engines.base import PieceByPiece
 
 POCKET_CONFIG_ENV = "CASTVOICE_POCKET_CONFIG"
 POCKET_WEIGHTS = "kyutai/pocket-tts languages/english/model.safetensors"
@@ -57,7 +57,7 @@ def _first_line(error: BaseException) -> str:
     return (text.splitlines()[0] if text else type(error).__name__)[:200]
 
 
-class PocketTTS(_PieceByPiece):
+class PocketTTS(PieceByPiece):
     """Kyutai Pocket TTS: its catalogue voices, or a voice cloned from reference speech; 24 kHz. `config` is a
     language the package has a config for (default english) or a config YAML."""
 
@@ -146,3 +146,13 @@ class PocketTTS(_PieceByPiece):
         return audio.numpy().astype(np.float32, copy=False)
 
     _piece = _whole  # the model ends each text on its own pause
+
+
+def profile_state(tts: PocketTTS, name: str, references: list[np.ndarray], budget_seconds: float, language: str):
+    """A Pocket TTS voice profile: the best references joined into one prompt, kept as the `prompt` array."""
+    tts.spoken_language(language)
+    prompt = reference_prompt(references)
+    tts.conditioning(prompt)  # fails now, not at the first `speak`, where these weights cannot clone
+    state = {"model": tts.config, "language": language, "speed": 1.0,
+             "prompt_seconds": round(len(prompt) / PROMPT_RATE, 2)}
+    return state, {"prompt": prompt}, {}

@@ -1,4 +1,4 @@
-"""`castvoice ingest`: bring a movie and its text sources into a workspace, stage by stage.
+"""Ingest: bring a movie and its text sources into a workspace, stage by stage.
 
 Every input is read and checked before anything is written, so bad input leaves the workspace as
 it was (audio that fails to decode part-way through removes the workspace folder the run created).
@@ -25,9 +25,10 @@ from castvoice.media.probe import MediaInfo, probe
 from castvoice.text.attribution import attribute
 from castvoice.text.screenplay import read_screenplay
 from castvoice.text.subtitles import read_subtitles, track_from_dialogue
-from castvoice.text.types import Cue, DialogueBlock, Screenplay, SubtitleTrack
-from castvoice.workspace import Workspace, db, default_for_movie
-from castvoice.workspace.names import drop_unused_characters, name_line, weaker_sources
+from castvoice.progress import track
+from castvoice.text.types import Cue, Screenplay, SubtitleTrack
+from castvoice.workspace import Workspace, catalog, db, default_for_movie, records
+from castvoice.workspace.names import drop_unused_characters, name_line
 
 ATTRIBUTION_VERSION = "1"
 
@@ -61,20 +62,27 @@ def _file_digest(path: Path) -> str:
 def run_stages(ws: Workspace, stages: list[Stage]) -> IngestResult:
     """Run the stages whose inputs changed; each lands in one transaction with its completion record."""
     result = IngestResult(ws, [], [])
-    for stage in stages:
-        if db.stage_fingerprint(ws.conn, stage.name) == stage.fingerprint:
-            log.info("%s: up to date, skipped", stage.name)
-            result.skipped.append(stage.name)
-            continue
-        began = time.perf_counter()
-        write = stage.run(ws)
-        with ws.transaction() as conn:
-            details = write(conn)
-            details["seconds"] = round(time.perf_counter() - began, 3)
-            db.record_stage(conn, stage.name, stage.fingerprint, details)
-        log.info("%s: done %s", stage.name, json.dumps(details))
-        result.ran.append(stage.name)
+    with track("ingest", total=len(stages)) as progress:
+        for stage in stages:
+            progress.update(note=stage.name)
+            _run_stage(ws, stage, result)
+            progress.advance()
     return result
+
+
+def _run_stage(ws: Workspace, stage: Stage, result: IngestResult) -> None:
+    if db.stage_fingerprint(ws.conn, stage.name) == stage.fingerprint:
+        log.info("%s: up to date, skipped", stage.name)
+        result.skipped.append(stage.name)
+        return
+    began = time.perf_counter()
+    write = stage.run(ws)
+    with ws.transaction() as conn:
+        details = write(conn)
+        details["seconds"] = round(time.perf_counter() - began, 3)
+        db.record_stage(conn, stage.name, stage.fingerprint, details)
+    log.info("%s: done %s", stage.name, json.dumps(details))
+    result.ran.append(stage.name)
 
 
 def _load_subtitles(info: MediaInfo, subs: Path | None, offset: float) -> tuple[SubtitleTrack | None, str]:
@@ -152,10 +160,8 @@ def ingest(
                 shutil.rmtree(created, ignore_errors=True)
             raise
         with ws.transaction() as conn:
-            for key, value in {
-                "movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset,
-            }.items():
-                db.set_setting(conn, key, str(value))
+            records.set_settings(conn, {"movie": movie, "subtitles": subs or "", "screenplay": script or "",
+                                        "subs_offset": subs_offset})
         return result
 
 
@@ -174,10 +180,7 @@ def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:
     rate, seconds = decode_audio(info.path, ws.source_audio, ws.analysis_audio, info.duration)
 
     def write(conn: sqlite3.Connection) -> dict:
-        conn.execute(
-            "INSERT OR REPLACE INTO media (id, path, duration, sample_rate, channels, has_video) VALUES (1, ?, ?, ?, ?, ?)",
-            (str(info.path), seconds, rate, info.channels, int(info.has_video)),
-        )
+        records.set_media(conn, info.path, seconds, rate, info.channels, info.has_video)
         return {"duration": round(seconds, 3), "sample_rate": rate}
 
     return write
@@ -200,20 +203,7 @@ def _lines_stage(
         source = "subtitles"
 
     def write(conn: sqlite3.Connection) -> dict:
-        conn.execute("DELETE FROM lines")
-        conn.execute("DELETE FROM sound_events")
-        for cue in track.cues:
-            line_id = conn.execute(
-                "INSERT INTO lines (start, end, cue_start, cue_end, text, speaker_hint) VALUES (?, ?, ?, ?, ?, ?)",
-                (cue.start, cue.end, cue.start, cue.end, cue.text, cue.speaker),
-            ).lastrowid
-            if cue.speaker:
-                name_line(conn, line_id, cue.speaker, "subtitle", 1.0)
-        conn.executemany(
-            "INSERT INTO sound_events (start, end, description) VALUES (?, ?, ?)",
-            [(e.start, e.end, e.description) for e in track.events],
-        )
-        drop_unused_characters(conn)
+        records.replace_lines(conn, track)
         if language:
             db.set_setting(conn, "language", language)
         return {"lines": len(track.cues), "from": source, "sound_events": len(track.events),
@@ -224,33 +214,21 @@ def _lines_stage(
 
 def _screenplay_stage(screenplay: Screenplay | None) -> Writer:
     def write(conn: sqlite3.Connection) -> dict:
-        conn.execute("DELETE FROM script_blocks")
         blocks = screenplay.blocks if screenplay else []
-        conn.executemany(
-            "INSERT INTO script_blocks (scene, character, text, parenthetical) VALUES (?, ?, ?, ?)",
-            [(b.scene, b.character, b.text, b.parenthetical) for b in blocks],
-        )
+        records.replace_script_blocks(conn, blocks)
         return {"blocks": len(blocks), "characters": len({b.character for b in blocks})}
 
     return write
 
 
 def _attribution_stage(ws: Workspace) -> Writer:
-    conn = ws.conn
-    renamable = weaker_sources("screenplay")
-    lines = conn.execute(
-        f"SELECT id, start, end, text FROM lines WHERE name_source IS NULL"
-        f" OR name_source IN ({','.join('?' * len(renamable))}) ORDER BY start, id",
-        renamable,
-    ).fetchall()
-    blocks = [DialogueBlock(r["character"], r["text"], r["scene"], r["parenthetical"])
-              for r in conn.execute("SELECT * FROM script_blocks ORDER BY id")]
-    results = attribute([Cue(r["start"], r["end"], r["text"]) for r in lines], blocks)
+    lines = catalog.renamable_lines(ws, "screenplay")
+    results = attribute([Cue(line.start, line.end, line.text) for line in lines], catalog.script_blocks(ws))
 
     def write(conn: sqlite3.Connection) -> dict:
         named = 0
-        for row, found in zip(lines, results):
-            named += name_line(conn, row["id"], found.character, "screenplay", found.confidence) and bool(found.character)
+        for line, found in zip(lines, results):
+            named += name_line(conn, line.id, found.character, "screenplay", found.confidence) and bool(found.character)
         drop_unused_characters(conn)
         return {"considered": len(lines), "named_by_screenplay": named}
 

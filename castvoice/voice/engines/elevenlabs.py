@@ -19,7 +19,7 @@ import numpy as np
 
 from castvoice.config import config_table
 from castvoice.errors import CastvoiceError
-from castvoice.voice.tts import _PieceByPiece
+from castvoice.voice.engines.base import PieceByPiece
 
 API_URL = "https://api.elevenlabs.io"
 API_KEY_ENV = "ELEVENLABS_API_KEY"
@@ -47,7 +47,7 @@ def load_settings(path: Path | None = None) -> ElevenLabsSettings:
     return ElevenLabsSettings(key, table.get("url", API_URL).rstrip("/"), table.get("model", MODEL))
 
 
-class ElevenLabsTTS(_PieceByPiece):
+class ElevenLabsTTS(PieceByPiece):
     """ElevenLabs voices (the account's, by voice id), multilingual; 24 kHz."""
 
     name = "elevenlabs"
@@ -116,6 +116,15 @@ class ElevenLabsTTS(_PieceByPiece):
                 yield response
         except httpx.TransportError as error:
             raise CastvoiceError(f"ElevenLabs could not be reached at {self.settings.url} ({error})") from None
+
+
+def profile_state(tts: ElevenLabsTTS, name: str, references: list[np.ndarray], budget_seconds: float,
+                  language: str):
+    """An ElevenLabs voice profile: the references are uploaded as an instant voice clone, the profile keeps
+    its voice id."""
+    tts.spoken_language(language)
+    voice_id = tts.clone(name, references)
+    return {"voice": voice_id, "model": tts.settings.model, "speed": 1.0, "language": language}, {}, {}
 
 
 def pcm16_samples(chunks: Iterator[bytes]) -> Iterator[np.ndarray]:

@@ -1,0 +1,97 @@
+"""A character's voice dataset: clean and check the clips, review them, override the checks, pick
+references, export for a trainer, and report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from castvoice.dataset.export import ExportSummary
+from castvoice.dataset.clean import CleanSettings
+from castvoice.dataset.prepare import CheckSettings, PrepareSettings
+from castvoice.dataset.references import Reference
+from castvoice.dataset.types import DatasetClip
+from castvoice.errors import CastvoiceError
+from castvoice.workspace import Workspace
+
+__all__ = ["CheckSettings", "CleanSettings", "PrepareSettings", "clean", "summarise", "set_override", "references",
+           "export", "report"]
+
+
+def clean(ws: Workspace, name: str, settings: PrepareSettings | None = None) -> list[DatasetClip]:
+    """Build (or bring up to date) a character's clips: cut, clean and check each; settings default to
+    those last used for the character. Returns every clip, kept or not."""
+    from castvoice.dataset.prepare import prepare
+
+    with ws.exclusive():
+        return prepare(ws, name, settings)
+
+
+@dataclass
+class DroppedGroup:
+    reason: str
+    clips: int
+    seconds: float
+
+
+@dataclass
+class DatasetSummary:
+    kept: int
+    clips: int
+    kept_seconds: float
+    dropped: list[DroppedGroup]  # by reason, most clips first
+
+
+def summarise(clips: list[DatasetClip]) -> DatasetSummary:
+    """How many clips are kept, and how many were dropped for each reason."""
+    kept = [c for c in clips if c.kept]
+    dropped: dict[str, list[DatasetClip]] = {}
+    for clip in clips:
+        if not clip.kept:
+            dropped.setdefault(clip.reason, []).append(clip)
+    groups = [DroppedGroup(reason, len(group), sum(c.duration for c in group))
+              for reason, group in sorted(dropped.items(), key=lambda kv: -len(kv[1]))]
+    return DatasetSummary(len(kept), len(clips), sum(c.duration for c in kept), groups)
+
+
+def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
+    """Keep (`include`) or drop (`exclude`) a clip whatever its checks say; returns the clip."""
+    from castvoice.dataset.prepare import set_override as override
+
+    with ws.exclusive():
+        return override(ws, label, decision)
+
+
+def references(ws: Workspace, name: str, count: int = 5) -> list[Reference]:
+    """The best 3-10 s kept clips for zero-shot cloning, best first."""
+    from castvoice.dataset.references import pick_references
+
+    picked = pick_references(clean(ws, name), count)
+    if not picked:
+        raise CastvoiceError(f"{name} has no kept clip of 3-10 s to use as a reference")
+    return picked
+
+
+def export(ws: Workspace, name: str, out: Path, fmt: str) -> ExportSummary:
+    """Write a character's kept clips to `out` in a trainer's layout (`castvoice.dataset.export.FORMATS`)."""
+    from castvoice.dataset.export import export_dataset
+
+    found = clean(ws, name)
+    return export_dataset(found, out, fmt, found[0].character if found else name)
+
+
+def report(ws: Workspace, name: str, out: Path | None = None) -> Path:
+    """Write the character's HTML report (default: the workspace's reports folder); returns its path."""
+    from castvoice.dataset.prepare import stored_settings
+    from castvoice.dataset.report import write_report
+    from castvoice.workspace.catalog import media_duration, movie_path
+
+    found = clean(ws, name)
+    character = found[0].character if found else name
+    checks = asdict(stored_settings(ws, character).checks)
+    thresholds = {"snr_db": checks["min_snr_db"], "similarity": checks["min_similarity"],
+                  "min_duration": checks["min_duration"], "max_duration": checks["max_duration"]}
+    path = out or ws.report_file(character)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    movie = movie_path(ws)
+    return write_report(path, character, found, media_duration(ws), movie.name if movie else None, thresholds)

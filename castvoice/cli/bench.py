@@ -1,0 +1,97 @@
+"""Benchmarks: each prints its figures as ratios against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from castvoice.cli.base import LLMOption, OutOption, bench_app
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    movies: Annotated[Optional[list[Path]], typer.Argument(help="Movie files, each with a same-stem .srt beside it.")] = None,
+    out: OutOption = None,
+) -> None:
+    """Seconds of processing per movie hour for the subtitle path (decode + parse + attribute + cut)."""
+    from castvoice.bench.ingest import run
+
+    run(movies, out)
+
+
+@bench_app.command("accuracy")
+def bench_accuracy(
+    out: OutOption = None,
+) -> None:
+    """WER, hallucination, language ID, DER, alignment error, speaker EER and character finding on ../shared/eval."""
+    from castvoice.bench.accuracy import run as measure
+
+    measure(out)
+
+
+@bench_app.command("speech")
+def bench_speech(
+    out: OutOption = None,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Also measure peak memory on a 3-hour file.")] = True,
+) -> None:
+    """Real-time factors of VAD, ASR, alignment and diarization; peak memory on a 3-hour file."""
+    from castvoice.bench.speech import run as measure
+
+    measure(out, memory)
+
+
+@bench_app.command("clean")
+def bench_clean(
+    out: OutOption = None,
+) -> None:
+    """SI-SDR, WER and speed of the clip cleaning chain on speech mixed with noise and film music."""
+    from castvoice.bench.clean import run as measure
+
+    measure(out)
+
+
+@bench_app.command("tts")
+def bench_tts(
+    out: OutOption = None,
+) -> None:
+    """Real-time factor, time to first audio and WER of each TTS backend and ONNX Runtime setting."""
+    from castvoice.bench.tts import run as measure
+
+    measure(out)
+
+
+@bench_app.command("voice")
+def bench_voice(
+    out: OutOption = None,
+    budget: Annotated[float, typer.Option("--budget", help="Minutes of voice search for the whole run.")] = 60.0,
+    speakers: Annotated[Optional[int], typer.Option("--speakers", help="Clone only the first N speakers.")] = None,
+) -> None:
+    """Cloning on ../shared/eval LibriSpeech speakers, judged on new text by an encoder the search never used."""
+    from castvoice.bench.voice import run as measure
+
+    measure(out, budget * 60, speakers)
+
+
+@bench_app.command("chat")
+def bench_chat(
+    out: OutOption = None,
+    llm: LLMOption = None,
+    larger: Annotated[Optional[str], typer.Option("--larger", help="A second, larger model for the recall test "
+                                                  "(e.g. ollama:llama3.2 or openai:MODEL@URL).")] = None,
+) -> None:
+    """Talking with the demo character: time to the first audio of a reply, and memory across sessions."""
+    from castvoice.bench.chat import run as measure
+
+    measure(out, llm, larger)
+
+
+@bench_app.command("serve")
+def bench_serve(
+    out: OutOption = None,
+) -> None:
+    """Requests per second and p50/p95 latency of transcribe and clone at 1, 4 and 16 clients; memory over 500 requests."""
+    from castvoice.bench.serve import run as measure
+
+    measure(out)

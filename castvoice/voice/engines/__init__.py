@@ -1,0 +1,2 @@
+"""Text-to-speech engines, one file each, behind the small base in `base.py`; `castvoice.voice.backends`
+names them."""
