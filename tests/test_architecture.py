@@ -4,6 +4,7 @@ and the command line only parses, calls the application layer and prints."""
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -115,3 +116,8 @@ def test_the_command_line_calls_the_application_layer():
         if name.startswith("castvoice.cli"):
             source = path.read_text(encoding="utf-8")
             assert not re.search(r"/ [\"']", source), f"{name} decides where files go"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n != "castvoice.__main__"))
+def test_every_module_imports(name):
+    importlib.import_module(name)

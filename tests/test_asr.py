@@ -16,7 +16,7 @@ from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.speech.asr import get_asr, transcribe_file
 from castvoice.speech.formats import parse_rttm, render, to_rttm
-from castvoice.speech.types import Turn
+from castvoice.spans import Segment
 from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
 from castvoice.text.metrics import count_word_errors as count_errors
 from conftest import EVAL
@@ -150,7 +150,7 @@ def test_srt_vtt_and_json_read_back(tmp_path, jfk_base):
 
 
 def test_rttm_round_trip():
-    turns = [Turn(0.0, 4.25, "Diane"), Turn(3.5, 7.0, "Tom Cole"), Turn(7.5, 9.125, "Diane")]
+    turns = [Segment(0.0, 4.25, speaker="Diane"), Segment(3.5, 7.0, speaker="Tom Cole"), Segment(7.5, 9.125, speaker="Diane")]
     read = parse_rttm(to_rttm(turns, "scene 1"))
     assert list(read) == ["scene_1"]
     assert [(t.start, t.end, t.speaker, t.overlap) for t in read["scene_1"]] == [

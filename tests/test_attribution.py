@@ -7,12 +7,13 @@ import pytest
 from castvoice.text.attribution import attribute
 from castvoice.text.screenplay import read_screenplay
 from castvoice.text.subtitles import read_subtitles
-from castvoice.text.types import Cue, DialogueBlock
+from castvoice.spans import Segment
+from castvoice.text.types import DialogueBlock
 from perturb import perturb
 
 
-def _cues(*texts: str) -> list[Cue]:
-    return [Cue(2.0 * i, 2.0 * i + 1.5, text) for i, text in enumerate(texts)]
+def _cues(*texts: str) -> list[Segment]:
+    return [Segment(2.0 * i, 2.0 * i + 1.5, text) for i, text in enumerate(texts)]
 
 
 def _names(results) -> list[str | None]:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from castvoice.media.cut import Span, frame_db, plan_cuts, write_clip
+from castvoice.media.cut import frame_db, plan_cuts, write_clip
+from castvoice.spans import Span
 
 RATE = 16_000
 

@@ -9,7 +9,7 @@ import pytest
 
 from castvoice.errors import InputError
 from castvoice.text.subtitles import parse_subtitles, read_subtitles, track_from_dialogue
-from castvoice.text.types import Cue, SoundEvent
+from castvoice.spans import Segment
 
 EVAL = Path("/work/shared/eval")
 LEFTOVER_MARKUP = re.compile(r"[<>{}]|\\N")
@@ -79,7 +79,7 @@ def test_crlf_webvtt(tmp_path):
 
 def test_format_is_sniffed_from_content_not_extension(tmp_path):
     path = write(tmp_path, "subs.txt", b"WEBVTT\n\n00:01.000 --> 00:02.000\n<v Ann>Hi</v>\n")
-    assert read_subtitles(path).cues == [Cue(1.0, 2.0, "Hi", "Ann")]
+    assert read_subtitles(path).cues == [Segment(1.0, 2.0, "Hi", "Ann")]
 
 
 # --- malformed and unusual cues ----------------------------------------------
@@ -176,8 +176,8 @@ Dialogue: 0,0:00:04.00,0:00:05.00,Default,,0,0,0,,Nobody knows, {\b1}Diane{\b0}.
 """
     track = parse_subtitles(text, "show.ass")
     assert track.cues == [
-        Cue(1.0, 3.5, "Where are you, really?", "Diane"),
-        Cue(4.0, 5.0, "Nobody knows, Diane.", None),
+        Segment(1.0, 3.5, "Where are you, really?", "Diane"),
+        Segment(4.0, 5.0, "Nobody knows, Diane.", None),
     ]
     assert track.warnings == []
 
@@ -189,7 +189,7 @@ Dialogue: 0:00:01.00,0:00:02.00,Marcus,Hi, you.
 Dialogue: 0:00:xx.00,0:00:04.00,Marcus,Broken.
 """
     track = parse_subtitles(text, "custom.ssa")
-    assert track.cues == [Cue(1.0, 2.0, "Hi, you.", "Marcus")]
+    assert track.cues == [Segment(1.0, 2.0, "Hi, you.", "Marcus")]
     assert len(track.warnings) == 1 and track.warnings[0].startswith("custom.ssa: line 4:")
 
 
@@ -242,7 +242,7 @@ def test_track_from_dialogue_cleans_raw_container_text():
         name="movie.mkv#3",
         offset=1.0,
     )
-    assert track.cues == [Cue(1.5, 2.5, "First line"), Cue(3.0, 4.0, "Second", "Bob")]
+    assert track.cues == [Segment(1.5, 2.5, "First line"), Segment(3.0, 4.0, "Second", "Bob")]
     assert len(track.warnings) == 1 and track.warnings[0].startswith("movie.mkv#3:")
 
 
@@ -269,7 +269,7 @@ def one_cue(text: str, start: str = "00:00:10,000", end: str = "00:00:12,000"):
     ],
 )
 def test_speaker_labels(text, speaker, spoken):
-    assert one_cue(text).cues == [Cue(10.0, 12.0, spoken, speaker)]
+    assert one_cue(text).cues == [Segment(10.0, 12.0, spoken, speaker)]
 
 
 @pytest.mark.parametrize(
@@ -286,19 +286,19 @@ def test_speaker_labels(text, speaker, spoken):
 def test_sound_only_cues_become_events(text, sound):
     track = one_cue(text)
     assert track.cues == []
-    assert track.events == [SoundEvent(10.0, 12.0, sound)]
+    assert track.events == [Segment(10.0, 12.0, sound)]
 
 
 def test_sound_descriptions_are_removed_from_speech():
     track = one_cue("[door slams] DIANE: Who's there? (gasps)\n♪ la la ♪")
-    assert track.cues == [Cue(10.0, 12.0, "Who's there?", "DIANE")]
-    assert sorted(e.description for e in track.events) == ["(gasps)", "[door slams]", "♪ la la ♪"]
+    assert track.cues == [Segment(10.0, 12.0, "Who's there?", "DIANE")]
+    assert sorted(e.text for e in track.events) == ["(gasps)", "[door slams]", "♪ la la ♪"]
     assert all((e.start, e.end) == (10.0, 12.0) for e in track.events)
 
 
 def test_sound_word_in_leading_bracket_is_not_a_speaker():
-    assert one_cue("[LAUGHS] That's funny.").cues == [Cue(10.0, 12.0, "That's funny.", None)]
-    assert one_cue("[Phone ringing] Hello?").cues == [Cue(10.0, 12.0, "Hello?", None)]
+    assert one_cue("[LAUGHS] That's funny.").cues == [Segment(10.0, 12.0, "That's funny.", None)]
+    assert one_cue("[Phone ringing] Hello?").cues == [Segment(10.0, 12.0, "Hello?", None)]
 
 
 def test_dialogue_dashes_split_time_by_length():
@@ -321,7 +321,7 @@ def test_dash_cue_does_not_inherit_one_ass_name_for_both_turns():
     track = track_from_dialogue([(0.0, 2.0, r"- Hi.\N- Hey.", "Diane")])
     assert [c.speaker for c in track.cues] == [None, None]
     track = track_from_dialogue([(0.0, 2.0, r"- Hi.", "Diane")])
-    assert track.cues == [Cue(0.0, 2.0, "Hi.", "Diane")]
+    assert track.cues == [Segment(0.0, 2.0, "Hi.", "Diane")]
 
 
 # --- timeline -----------------------------------------------------------------
@@ -413,7 +413,7 @@ def test_sintel_webvtt(name, first, last):
     assert len(track.cues) == 13
     assert (track.cues[0].start, track.cues[0].end, track.cues[0].text) == (18.7, 21.5, first)
     assert track.cues[-1].text == last
-    assert track.events == [SoundEvent(0.0, 12.0, "[Test]")]  # the file's placeholder cue
+    assert track.events == [Segment(0.0, 12.0, "[Test]")]  # the file's placeholder cue
 
 
 def test_sintel_german_umlauts_and_multiline_join():
@@ -425,13 +425,13 @@ def test_manifesto_srt():
     track = read_subtitles(EVAL / "videogrep_manifesto" / "manifesto.srt")
     assert_clean_and_ordered(track)
     assert len(track.cues) == 37
-    assert track.cues[0] == Cue(1.599, 3.919, "this audiobook is in the public domain")
-    assert track.cues[-1] == Cue(84.88, 87.84, "languages")
+    assert track.cues[0] == Segment(1.599, 3.919, "this audiobook is in the public domain")
+    assert track.cues[-1] == Segment(84.88, 87.84, "languages")
 
 
 def test_manifesto_rolling_webvtt_matches_the_srt():
     vtt = read_subtitles(EVAL / "videogrep_manifesto" / "manifesto.vtt")
     srt = read_subtitles(EVAL / "videogrep_manifesto" / "manifesto.srt")
     assert_clean_and_ordered(vtt)
-    assert vtt.cues[0] == Cue(1.599, 3.909, "this audiobook is in the public domain")
+    assert vtt.cues[0] == Segment(1.599, 3.909, "this audiobook is in the public domain")
     assert texts(vtt) == texts(srt)

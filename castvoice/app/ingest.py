@@ -26,7 +26,8 @@ from castvoice.text.attribution import attribute
 from castvoice.text.screenplay import read_screenplay
 from castvoice.text.subtitles import read_subtitles, track_from_dialogue
 from castvoice.progress import track
-from castvoice.text.types import Cue, Screenplay, SubtitleTrack
+from castvoice.spans import Segment
+from castvoice.text.types import Screenplay, SubtitleTrack
 from castvoice.workspace import Workspace, catalog, db, default_for_movie, records
 from castvoice.workspace.names import drop_unused_characters, name_line
 
@@ -196,7 +197,7 @@ def _lines_stage(
         from castvoice.speech.asr import transcribe_file
 
         transcript = transcribe_file(ws.analysis_audio, model=asr_model, language=language)
-        track = SubtitleTrack(cues=[Cue(s.start, s.end, s.text.strip()) for s in transcript.segments if s.text.strip()])
+        track = SubtitleTrack(cues=[Segment(s.start, s.end, s.text.strip()) for s in transcript.segments if s.text.strip()])
         source = f"speech recognition ({asr_model}, language {transcript.language})"
         language = transcript.language
     else:
@@ -223,7 +224,7 @@ def _screenplay_stage(screenplay: Screenplay | None) -> Writer:
 
 def _attribution_stage(ws: Workspace) -> Writer:
     lines = catalog.renamable_lines(ws, "screenplay")
-    results = attribute([Cue(line.start, line.end, line.text) for line in lines], catalog.script_blocks(ws))
+    results = attribute([Segment(line.start, line.end, line.text) for line in lines], catalog.script_blocks(ws))
 
     def write(conn: sqlite3.Connection) -> dict:
         named = 0

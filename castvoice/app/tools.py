@@ -8,7 +8,7 @@ from castvoice.atomic import write_text_atomic
 from castvoice.errors import CastvoiceError, InputError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.progress import track
-from castvoice.speech.types import Turn
+from castvoice.spans import Segment
 
 SUBTITLE_SUFFIXES = {".srt", ".vtt", ".ass", ".ssa"}
 
@@ -73,7 +73,7 @@ def _read_transcript(path: Path) -> str:
     return text
 
 
-def diarize(media: Path, out: Path, num_speakers: int | None) -> list[Turn]:
+def diarize(media: Path, out: Path, num_speakers: int | None) -> list[Segment]:
     """Find who speaks when in a media file and write the turns to `out` as RTTM (file id: the media's stem)."""
     from castvoice.speech.diarize import diarize_file
     from castvoice.speech.formats import to_rttm

@@ -15,7 +15,7 @@ import numpy as np
 
 from castvoice.bench import eval_root
 from castvoice.media.decode import ANALYSIS_RATE
-from castvoice.speech.types import Word
+from castvoice.spans import Word
 
 TARGET_MEAN_MS = 30.0
 TARGET_WITHIN_50MS = 0.90

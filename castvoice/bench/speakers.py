@@ -20,7 +20,7 @@ import numpy as np
 from castvoice.bench import eval_root
 from castvoice.console import log
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.speech.types import Turn
+from castvoice.spans import Segment as SpeechSegment
 
 TARGET_DER = 0.25
 TARGET_RTF = 0.1
@@ -30,7 +30,7 @@ AMI_SPLITS = {"train": "trn", "development": "dev", "test": "tst"}
 ENCODERS = ("campplus", "resemblyzer")
 
 
-def _annotation(turns: list[Turn], uri: str):
+def _annotation(turns: list[SpeechSegment], uri: str):
     from pyannote.core import Annotation, Segment
 
     annotation = Annotation(uri=uri)
@@ -39,7 +39,7 @@ def _annotation(turns: list[Turn], uri: str):
     return annotation
 
 
-def _ami_files() -> list[tuple[str, Path, list[Turn], tuple[float, float]]]:
+def _ami_files() -> list[tuple[str, Path, list[SpeechSegment], tuple[float, float]]]:
     """(split, wav, reference turns, scored span) for each AMI excerpt whose audio is present."""
     from castvoice.speech.formats import read_rttm
 
@@ -153,7 +153,7 @@ def movie_row() -> dict:
     movie = build(cache_dir() / "demo-film")
     truth = json.loads((movie.parent / "truth.json").read_text(encoding="utf-8"))["segments"]
     _warm_up()
-    reference = _annotation([Turn(s["start"], s["end"], s["character"]) for s in truth], "demo")
+    reference = _annotation([SpeechSegment(s["start"], s["end"], speaker=s["character"]) for s in truth], "demo")
     decode = bare_decode_seconds(movie)
     began = time.perf_counter()
     turns = diarize_file(movie)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from castvoice.atomic import write_text_atomic
-from castvoice.media.cut import Span, plan_cuts, write_clip
+from castvoice.media.cut import plan_cuts, write_clip
+from castvoice.spans import Span
 from castvoice.progress import track
 from castvoice.text.normalize import slug
 from castvoice.workspace import Workspace

@@ -16,7 +16,8 @@ from castvoice.console import log
 from castvoice.dataset.clean import Cleaned, CleanSettings, clean_many
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
-from castvoice.media.cut import Span, plan_cuts
+from castvoice.media.cut import plan_cuts
+from castvoice.spans import Span
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.text.normalize import scoring_words, slug, spoken_text
 from castvoice.progress import track

@@ -24,7 +24,7 @@ SCENE_COLOURS = [(20, 30, 70), (90, 50, 20), (40, 90, 110), (70, 60, 50), (10, 1
 
 
 @dataclass
-class Segment:
+class TruthSegment:
     """One subtitle-sized piece of speech in the demo film (a line may hold two)."""
 
     cue: int  # SRT cue number, 1-based; a dialogue-dash cue holds two segments
@@ -177,7 +177,7 @@ def build(out_dir: Path, seed: int = 7) -> Path:
         first, last = _speech_span(audio)
         start = round(cursor * RATE)
         placed.append((start, audio))
-        segments.append(Segment(0, line_index, scene, character, sentence,
+        segments.append(TruthSegment(0, line_index, scene, character, sentence,
                                 (start + first) / RATE, (start + last) / RATE))
         cursor += len(audio) / RATE + rng.uniform(0.4, 0.9)
     duration = cursor + 1.5
@@ -221,7 +221,7 @@ def build(out_dir: Path, seed: int = 7) -> Path:
     return film
 
 
-def _subtitle_cues(segments: list[Segment], rng: np.random.Generator) -> list[tuple[float, float, str]]:
+def _subtitle_cues(segments: list[TruthSegment], rng: np.random.Generator) -> list[tuple[float, float, str]]:
     """Subtitle cues as a subtitler times them: early or late by a little, and one two-speaker
     exchange merged into one cue with dialogue dashes."""
     cues: list[tuple[float, float, str]] = []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from castvoice.atomic import atomic_path
 from castvoice.media.decode import ANALYSIS_RATE, read_analysis
+from castvoice.spans import Span
 
 FRAME = 0.01  # seconds per energy frame
 REACH = 0.25  # how far a cut may move
@@ -18,12 +18,6 @@ QUIET_RUN = 8  # frames; shorter dips are gaps inside words (stop closures)
 PAD_FRAMES = 5  # a cut sits this far inside the pause, where soft onsets and tails have died away
 DB_PER_SECOND_MOVED = 20.0  # how much quieter a farther point must be to be preferred
 TOUCHING = 0.01  # lines closer than this share their boundary (one cue split by dialogue dashes)
-
-
-@dataclass
-class Span:
-    start: float
-    end: float
 
 
 def frame_db(samples: np.ndarray) -> np.ndarray:

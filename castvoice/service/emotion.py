@@ -19,7 +19,7 @@ import numpy as np
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.media.pitch import track_pitch
-from castvoice.speech.types import Segment
+from castvoice.spans import Segment
 from castvoice.text.normalize import count_syllables, words
 
 EMOTIONS = ("HAPPY", "SAD", "ANGRY", "NEUTRAL")

@@ -20,7 +20,7 @@ import numpy as np
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
-from castvoice.speech.types import Phone, Word
+from castvoice.spans import Word
 from castvoice.text.normalize import spoken_text
 
 WINDOW_SECONDS = 30.0
@@ -261,7 +261,7 @@ class PocketsphinxAligner(WindowedAligner):
                 start + (entry.start + entry.duration) / PS_FRAME_RATE,
                 "",
                 phones=[
-                    Phone(start + p.start / PS_FRAME_RATE, start + (p.start + p.duration) / PS_FRAME_RATE, p.name)
+                    Word(start + p.start / PS_FRAME_RATE, start + (p.start + p.duration) / PS_FRAME_RATE, p.name)
                     for p in entry
                 ],
             )

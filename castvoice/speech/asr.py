@@ -13,7 +13,8 @@ import numpy as np
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
-from castvoice.speech.types import Segment, SpeechRegion, Transcript, Word
+from castvoice.spans import Segment, Span, Word
+from castvoice.speech.types import Transcript
 from castvoice.speech.vad import VadSettings, get_vad, iter_speech_chunks
 
 DEFAULT_MODEL = "base"
@@ -88,7 +89,7 @@ class FasterWhisperASR:
         )
 
 
-def _within_window(audio: np.ndarray, regions: list[SpeechRegion]) -> list[SpeechRegion]:
+def _within_window(audio: np.ndarray, regions: list[Span]) -> list[Span]:
     """Regions no longer than Whisper's window: a longer one is split at its shorter pauses, and
     what still runs on is cut every WHISPER_WINDOW seconds."""
     result = []
@@ -98,16 +99,16 @@ def _within_window(audio: np.ndarray, regions: list[SpeechRegion]) -> list[Speec
             continue
         first = round(region.start * ANALYSIS_RATE)
         parts = get_vad().regions(audio[first : round(region.end * ANALYSIS_RATE)], SPLIT_VAD)
-        for part in parts or [SpeechRegion(0.0, region.end - region.start)]:
+        for part in parts or [Span(0.0, region.end - region.start)]:
             start = region.start + part.start
             while start < region.start + part.end:
                 end = min(start + WHISPER_WINDOW, region.start + part.end)
-                result.append(SpeechRegion(start, end))
+                result.append(Span(start, end))
                 start = end
     return result
 
 
-def _clips(regions: list[SpeechRegion], duration: float) -> list[tuple[float, float]]:
+def _clips(regions: list[Span], duration: float) -> list[tuple[float, float]]:
     """Speech regions grouped into the stretches Whisper decodes: no longer than its window, so that a
     window never runs across a long silence (Whisper may skip speech after one); they never overlap
     and stay inside the audio."""
@@ -129,7 +130,8 @@ def _segment(found, duration: float) -> Segment:
     for w in found.words or []:
         start = min(max(float(w.start), words[-1].end if words else 0.0), duration)
         words.append(Word(start, min(max(float(w.end), start), duration), w.word.strip(), float(w.probability)))
-    return Segment(min(float(found.start), duration), min(float(found.end), duration), found.text.strip(), words)
+    return Segment(min(float(found.start), duration), min(float(found.end), duration), found.text.strip(),
+                   words=words)
 
 
 def detect_language(audio: np.ndarray) -> tuple[str | None, float]:
@@ -139,7 +141,7 @@ def detect_language(audio: np.ndarray) -> tuple[str | None, float]:
     return _detect(audio, regions) if regions else (None, 0.0)
 
 
-def _detect(audio: np.ndarray, regions: list[SpeechRegion]) -> tuple[str, float]:
+def _detect(audio: np.ndarray, regions: list[Span]) -> tuple[str, float]:
     """Language ID by the multilingual model on the speech regions joined end to end."""
     speech = np.concatenate([audio[round(r.start * ANALYSIS_RATE):round(r.end * ANALYSIS_RATE)] for r in regions])
     language, probability, _ = load_whisper(MULTILINGUAL_FALLBACK).detect_language(speech)
@@ -214,4 +216,4 @@ def transcribe_file(
 
 def _shifted(segment: Segment, seconds: float) -> Segment:
     words = [Word(w.start + seconds, w.end + seconds, w.text, w.probability) for w in segment.words]
-    return Segment(segment.start + seconds, segment.end + seconds, segment.text, words, segment.speaker)
+    return Segment(segment.start + seconds, segment.end + seconds, segment.text, segment.speaker, words)

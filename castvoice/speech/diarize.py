@@ -27,7 +27,7 @@ from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
 from castvoice.progress import track
 from castvoice.speech.speakers import cpu_threads, get_encoder, l2_normalise
-from castvoice.speech.types import SpeechRegion, Turn
+from castvoice.spans import Segment, Span
 from castvoice.speech.vad import speech_regions
 
 FRAME = 0.01  # resegmentation grid, seconds
@@ -63,13 +63,13 @@ class _Evidence:
     overlap: list[np.ndarray] = field(default_factory=list)
 
 
-def diarize(audio16k: np.ndarray, num_speakers: int | None = None) -> list[Turn]:
+def diarize(audio16k: np.ndarray, num_speakers: int | None = None) -> list[Segment]:
     """Speaker turns of 16 kHz mono audio; the speaker count is estimated unless given."""
     audio16k = np.asarray(audio16k, np.float32)
     return _diarize_blocks(_array_blocks(audio16k), len(audio16k) / ANALYSIS_RATE, num_speakers)
 
 
-def diarize_file(path: Path, num_speakers: int | None = None) -> list[Turn]:
+def diarize_file(path: Path, num_speakers: int | None = None) -> list[Segment]:
     """Speaker turns of a media file's first audio track, decoded and analysed block by block."""
     from castvoice.media.probe import probe
 
@@ -117,7 +117,7 @@ def _file_blocks(path: Path) -> Iterator[_Block]:
 # --- per-block analysis -----------------------------------------------------------------------
 
 
-def _windows(region: SpeechRegion) -> list[tuple[float, float]]:
+def _windows(region: Span) -> list[tuple[float, float]]:
     """Sliding windows covering a speech region; a region shorter than one window is one window."""
     if region.end - region.start <= WINDOW:
         return [(region.start, region.end)]
@@ -194,7 +194,7 @@ def _analyse(block: _Block, evidence: _Evidence) -> None:
     for value, a, b in _runs(speech.astype(int)):
         if not value:
             continue
-        for lo, hi in _windows(SpeechRegion((first + a) * FRAME, (first + b) * FRAME)):
+        for lo, hi in _windows(Span((first + a) * FRAME, (first + b) * FRAME)):
             clips.append(block.audio[round(lo * ANALYSIS_RATE):round(hi * ANALYSIS_RATE)])
             spans.append((lo + to_stream_time, hi + to_stream_time))
     if clips:
@@ -322,7 +322,7 @@ def _speaker_turns(active: np.ndarray) -> list[tuple[float, float, int]]:
     return turns
 
 
-def _diarize_blocks(blocks: Iterator[_Block], duration: float, num_speakers: int | None) -> list[Turn]:
+def _diarize_blocks(blocks: Iterator[_Block], duration: float, num_speakers: int | None) -> list[Segment]:
     if num_speakers is not None and num_speakers < 1:
         raise CastvoiceError(f"the number of speakers must be at least 1, not {num_speakers}")
     evidence = _Evidence()
@@ -333,7 +333,7 @@ def _diarize_blocks(blocks: Iterator[_Block], duration: float, num_speakers: int
     return _decide(evidence, num_speakers)
 
 
-def _decide(evidence: _Evidence, num_speakers: int | None) -> list[Turn]:
+def _decide(evidence: _Evidence, num_speakers: int | None) -> list[Segment]:
     """Cluster the windows, label every speech frame and read the turns off the frame labels."""
     if not evidence.embeddings:
         return []
@@ -356,13 +356,13 @@ def _decide(evidence: _Evidence, num_speakers: int | None) -> list[Turn]:
     return _label_and_flag(_speaker_turns(active))
 
 
-def _label_and_flag(raw: list[tuple[float, float, int]]) -> list[Turn]:
+def _label_and_flag(raw: list[tuple[float, float, int]]) -> list[Segment]:
     """Name speakers SPEAKER_00, 01... by first appearance; mark turns that overlap another's."""
     raw.sort()
     names: dict[int, str] = {}
     for _, _, speaker in raw:
         names.setdefault(speaker, f"SPEAKER_{len(names):02d}")
-    turns = [Turn(round(a, 3), round(b, 3), names[s]) for a, b, s in raw]
+    turns = [Segment(round(a, 3), round(b, 3), speaker=names[s]) for a, b, s in raw]
     for i, turn in enumerate(turns):
         for other in turns[i + 1:]:
             if other.start >= turn.end:

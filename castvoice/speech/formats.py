@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from castvoice.errors import CastvoiceError, InputError
-from castvoice.speech.types import Transcript, Turn
+from castvoice.spans import Segment
+from castvoice.speech.types import Transcript
 
 
 def to_txt(transcript: Transcript) -> str:
@@ -87,7 +88,7 @@ def render(transcript: Transcript, fmt: str, words: bool = False) -> str:
     return to_json(transcript, words) if fmt == "json" else FORMATS[fmt](transcript)
 
 
-def to_rttm(turns: list[Turn], file_id: str) -> str:
+def to_rttm(turns: list[Segment], file_id: str) -> str:
     """RTTM SPEAKER lines; whitespace in names becomes '_' because RTTM fields are space-separated."""
     return "".join(
         f"SPEAKER {_field(file_id)} 1 {t.start:.3f} {t.end - t.start:.3f} <NA> <NA> {_field(t.speaker)} <NA> <NA>\n"
@@ -99,9 +100,9 @@ def _field(name: str) -> str:
     return re.sub(r"\s+", "_", name.strip())
 
 
-def parse_rttm(text: str) -> dict[str, list[Turn]]:
+def parse_rttm(text: str) -> dict[str, list[Segment]]:
     """SPEAKER lines of RTTM text as turns per file id, in time order, with `overlap` worked out from the times."""
-    by_file: dict[str, list[Turn]] = {}
+    by_file: dict[str, list[Segment]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields or fields[0] != "SPEAKER":
@@ -112,14 +113,14 @@ def parse_rttm(text: str) -> dict[str, list[Turn]]:
             start, duration = float(fields[3]), float(fields[4])
         except ValueError:
             raise CastvoiceError(f"RTTM line {number}: onset and duration must be numbers") from None
-        by_file.setdefault(fields[1], []).append(Turn(round(start, 3), round(start + duration, 3), fields[7]))
+        by_file.setdefault(fields[1], []).append(Segment(round(start, 3), round(start + duration, 3), speaker=fields[7]))
     for turns in by_file.values():
         turns.sort(key=lambda t: (t.start, t.end))
         _mark_overlaps(turns)
     return by_file
 
 
-def _mark_overlaps(turns: list[Turn]) -> None:
+def _mark_overlaps(turns: list[Segment]) -> None:
     """Set `overlap` on turns (sorted by start) that share time with another speaker's turn."""
     for i, turn in enumerate(turns):
         for other in turns[i + 1:]:
@@ -129,7 +130,7 @@ def _mark_overlaps(turns: list[Turn]) -> None:
                 turn.overlap = other.overlap = True
 
 
-def read_rttm(path: Path) -> dict[str, list[Turn]]:
+def read_rttm(path: Path) -> dict[str, list[Segment]]:
     """Turns per file id from an RTTM file."""
     path = Path(path)
     if not path.is_file():

@@ -7,10 +7,10 @@ import sqlite3
 import numpy as np
 
 from castvoice.console import log
-from castvoice.media.cut import Span, write_clip
+from castvoice.media.cut import write_clip
 from castvoice.media.decode import read_analysis
 from castvoice.progress import track
-from castvoice.speech.types import Turn, Word
+from castvoice.spans import Segment, Span, Word
 from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineCue
 
@@ -95,7 +95,7 @@ def diarization_stage(ws: Workspace, num_speakers: int | None):
     return write
 
 
-def _sample_span(turns: list[Turn], label: str) -> Span:
+def _sample_span(turns: list[Segment], label: str) -> Span:
     """The speaker's longest turn without overlap (else any), at most SAMPLE_SECONDS long."""
     own = [t for t in turns if t.speaker == label]
     best = max(own, key=lambda t: (not t.overlap, t.end - t.start))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from castvoice.atomic import atomic_path, write_text_atomic
 from castvoice.errors import InputError
-from castvoice.speech.types import Phone, Word
+from castvoice.spans import Word
 
 
 def write_textgrid(words: list[Word], path: Path, duration: float | None = None) -> None:
@@ -18,7 +18,7 @@ def write_textgrid(words: list[Word], path: Path, duration: float | None = None)
     grid = textgrid.Textgrid(0.0, end)
     tiers = {
         "words": [(w.start, w.end, w.text) for w in words],
-        "phones": [(p.start, p.end, p.label) for w in words for p in w.phones],
+        "phones": [(p.start, p.end, p.text) for w in words for p in w.phones],
     }
     for name, entries in tiers.items():
         grid.addTier(textgrid.IntervalTier(name, _rounded(entries), 0.0, end))
@@ -40,7 +40,7 @@ def read_textgrid(path: Path, words_tier: str = "words", phones_tier: str = "pho
         raise InputError(f"has no {words_tier!r} tier (tiers: {', '.join(grid.tierNames)})", path)
     words = [Word(e.start, e.end, e.label) for e in grid.getTier(words_tier).entries if e.label.strip()]
     if phones_tier in grid.tierNames:
-        phones = [Phone(e.start, e.end, e.label) for e in grid.getTier(phones_tier).entries if e.label.strip()]
+        phones = [Word(e.start, e.end, e.label) for e in grid.getTier(phones_tier).entries if e.label.strip()]
         for word in words:
             word.phones = [p for p in phones if word.start <= (p.start + p.end) / 2 < word.end]
     return words
@@ -54,7 +54,7 @@ def alignment_json(words: list[Word]) -> dict:
                 "start": round(w.start, 3),
                 "end": round(w.end, 3),
                 "word": w.text,
-                "phones": [{"start": round(p.start, 3), "end": round(p.end, 3), "phone": p.label} for p in w.phones],
+                "phones": [{"start": round(p.start, 3), "end": round(p.end, 3), "phone": p.text} for p in w.phones],
             }
             for w in words
         ]

@@ -12,7 +12,7 @@ import numpy as np
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
-from castvoice.speech.types import SpeechRegion
+from castvoice.spans import Span
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class VadSettings:
 class VADBackend(Protocol):
     name: str
 
-    def regions(self, audio: np.ndarray, settings: VadSettings) -> list[SpeechRegion]:
+    def regions(self, audio: np.ndarray, settings: VadSettings) -> list[Span]:
         """Speech regions of 16 kHz mono float32 audio, in seconds from its start."""
 
 
@@ -50,7 +50,7 @@ class SileroVAD:
         audio = np.asarray(audio, dtype=np.float32)
         return self._model(np.pad(audio, (0, -len(audio) % self.frame))).reshape(-1)
 
-    def regions(self, audio: np.ndarray, settings: VadSettings) -> list[SpeechRegion]:
+    def regions(self, audio: np.ndarray, settings: VadSettings) -> list[Span]:
         if len(audio) == 0:
             return []
         return frames_to_regions(self.probabilities(audio), self.frame / ANALYSIS_RATE, len(audio) / ANALYSIS_RATE,
@@ -59,7 +59,7 @@ class SileroVAD:
 
 def frames_to_regions(
     probabilities: np.ndarray, frame_seconds: float, duration: float, settings: VadSettings
-) -> list[SpeechRegion]:
+) -> list[Span]:
     """Silero's rule: speech starts at `threshold` and ends after `min_silence` below `threshold - 0.15`;
     regions up to `min_speech` long are dropped; each is padded, gaps narrower than two pads split in half."""
     low = max(settings.threshold - 0.15, 0.01)
@@ -87,7 +87,7 @@ def frames_to_regions(
     if spans:
         spans[0][0] = max(0.0, spans[0][0] - settings.pad)
         spans[-1][1] = min(duration, spans[-1][1] + settings.pad)
-    return [SpeechRegion(round(a, 3), round(b, 3)) for a, b in spans]
+    return [Span(round(a, 3), round(b, 3)) for a, b in spans]
 
 
 VAD_BACKENDS: dict[str, Callable[[], VADBackend]] = {"silero": SileroVAD}
@@ -109,7 +109,7 @@ def speech_regions(
     min_speech: float = 0.25,
     pad: float = 0.1,
     backend: str = "silero",
-) -> list[SpeechRegion]:
+) -> list[Span]:
     """Where 16 kHz mono audio holds speech; regions are padded by `pad` seconds each side."""
     return get_vad(backend).regions(audio16k, VadSettings(threshold, min_silence, min_speech, pad))
 
@@ -120,7 +120,7 @@ class AudioChunk:
 
     offset: float
     audio: np.ndarray
-    regions: list[SpeechRegion]
+    regions: list[Span]
 
     @property
     def end(self) -> float:
@@ -153,7 +153,7 @@ def iter_speech_chunks(
         yield AudioChunk(offset / ANALYSIS_RATE, pending, _shifted(vad.regions(pending, settings), offset))
 
 
-def _cut_point(regions: list[SpeechRegion], window: int) -> tuple[int, list[SpeechRegion]]:
+def _cut_point(regions: list[Span], window: int) -> tuple[int, list[Span]]:
     """Where a full window (samples) ends its chunk: the middle of the longest silence in its second half,
     else the window's end; and the speech regions that chunk keeps."""
     window_end = window / ANALYSIS_RATE
@@ -167,9 +167,9 @@ def _cut_point(regions: list[SpeechRegion], window: int) -> tuple[int, list[Spee
     return round(cut * ANALYSIS_RATE), [r for r in regions if r.end <= cut]
 
 
-def _shifted(regions: list[SpeechRegion], offset_samples: int) -> list[SpeechRegion]:
+def _shifted(regions: list[Span], offset_samples: int) -> list[Span]:
     shift = offset_samples / ANALYSIS_RATE
-    return [SpeechRegion(r.start + shift, r.end + shift) for r in regions]
+    return [Span(r.start + shift, r.end + shift) for r in regions]
 
 
 def speech_regions_file(
@@ -177,9 +177,9 @@ def speech_regions_file(
     settings: VadSettings = VadSettings(),
     block_seconds: float = 300.0,
     backend: str = "silero",
-) -> list[SpeechRegion]:
+) -> list[Span]:
     """Speech regions of a whole media file, decoded and analysed in blocks of `block_seconds`."""
-    merged: list[SpeechRegion] = []
+    merged: list[Span] = []
     for chunk in iter_speech_chunks(path, block_seconds, settings, backend):
         for region in chunk.regions:
             if merged and region.start <= merged[-1].end:

@@ -18,7 +18,8 @@ import numpy as np
 from scipy import sparse
 
 from castvoice.text.normalize import words
-from castvoice.text.types import Cue, DialogueBlock
+from castvoice.spans import Segment
+from castvoice.text.types import DialogueBlock
 
 CANDIDATES = 12  # blocks considered per cue
 NO_MATCH_SCORE = 0.3  # a cue must match a block better than this to be worth naming
@@ -40,7 +41,7 @@ def _features(text: str) -> list[str]:
     return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
 
 
-def _containment(cues: list[Cue], blocks: list[DialogueBlock]) -> sparse.csr_matrix:
+def _containment(cues: list[Segment], blocks: list[DialogueBlock]) -> sparse.csr_matrix:
     """score[i, j]: IDF-weighted share of cue i's words and word pairs found in block j."""
     cue_feats = [_features(c.text) for c in cues]
     block_feats = [set(_features(b.text)) for b in blocks]
@@ -110,7 +111,7 @@ def _likeliest_positions(step: _Step, log_alpha: np.ndarray) -> np.ndarray:
     return np.array(sorted(best, key=best.get, reverse=True)[:CANDIDATES])
 
 
-def attribute(cues: list[Cue], blocks: list[DialogueBlock]) -> list[Attribution]:
+def attribute(cues: list[Segment], blocks: list[DialogueBlock]) -> list[Attribution]:
     """Give each cue the screenplay character whose dialogue it matches, with a confidence."""
     if not cues:
         return []

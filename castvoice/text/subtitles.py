@@ -18,7 +18,8 @@ from pathlib import Path
 
 from castvoice.errors import InputError
 from castvoice.text.decode import read_text_file
-from castvoice.text.types import Cue, SoundEvent, SubtitleTrack
+from castvoice.spans import Segment
+from castvoice.text.types import SubtitleTrack
 
 RawCue = tuple[float, float, str, str | None]  # start, end, text with markup, speaker
 
@@ -375,10 +376,10 @@ def _is_name(label: str) -> bool:
 
 def _split_cue(
     start: float, end: float, lines: list[_Line], speaker: str | None
-) -> tuple[list[Cue], list[SoundEvent]]:
-    """Turn one timed cue into Cues (one per speaker turn) and SoundEvents."""
+) -> tuple[list[Segment], list[Segment]]:
+    """Turn one timed cue into spoken segments (one per speaker turn) and sound events."""
     turns = [_speech(part) for part in _dialogue_parts(lines)]
-    events = [SoundEvent(start, end, sound) for _, _, sounds in turns for sound in sounds]
+    events = [Segment(start, end, sound) for _, _, sounds in turns for sound in sounds]
     spoken = [(who, text) for who, text, _ in turns if text]
     if len(spoken) == 1 and spoken[0][0] is None:
         spoken = [(speaker, spoken[0][1])]
@@ -390,7 +391,7 @@ def _split_cue(
         cue_start = start + (end - start) * done / total
         done += len(text)
         cue_end = start + (end - start) * done / total
-        cues.append(Cue(round(cue_start, 3), round(cue_end, 3), text, who))
+        cues.append(Segment(round(cue_start, 3), round(cue_end, 3), text, who))
     return cues, events
 
 

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass
-class Cue:
-    """One spoken line from a subtitle file (a dialogue-dash cue becomes several)."""
-
-    start: float
-    end: float
-    text: str
-    speaker: str | None = None  # a name the subtitle itself gives (ASS Name, <v Name>, "NAME:")
-
-
-@dataclass
-class SoundEvent:
-    """A non-speech description such as "[door slams]" or "♪ music ♪"."""
-
-    start: float
-    end: float
-    description: str
+from castvoice.spans import Segment
 
 
 @dataclass
 class SubtitleTrack:
     """Everything read from one subtitle source."""
 
-    cues: list[Cue] = field(default_factory=list)
-    events: list[SoundEvent] = field(default_factory=list)
+    cues: list[Segment] = field(default_factory=list)  # spoken lines; `speaker` is a name the subtitle gives
+    events: list[Segment] = field(default_factory=list)  # sound descriptions: "[door slams]", "♪ music ♪"
     warnings: list[str] = field(default_factory=list)
 
 

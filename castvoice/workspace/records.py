@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.dataset.types import DatasetClip
-from castvoice.speech.types import Turn, Word
+from castvoice.spans import Segment, Word
 from castvoice.text.types import DialogueBlock, SubtitleTrack
 from castvoice.workspace import db
 from castvoice.workspace.names import character_id, drop_unused_characters, name_line
@@ -39,7 +39,7 @@ def replace_lines(conn: sqlite3.Connection, track: SubtitleTrack) -> None:
             name_line(conn, line_id, cue.speaker, "subtitle", 1.0)
     conn.executemany(
         "INSERT INTO sound_events (start, end, description) VALUES (?, ?, ?)",
-        [(e.start, e.end, e.description) for e in track.events],
+        [(e.start, e.end, e.text) for e in track.events],
     )
     drop_unused_characters(conn)
 
@@ -68,7 +68,7 @@ def replace_words(conn: sqlite3.Connection, aligned: Mapping[int, list[Word]]) -
                      (round(words[0].start, 3), round(words[-1].end, 3), line_id))
 
 
-def replace_turns(conn: sqlite3.Connection, turns: list[Turn]) -> None:
+def replace_turns(conn: sqlite3.Connection, turns: list[Segment]) -> None:
     """Diarization's speakers and turns, replacing all before; speakers that remain keep their names."""
     labels = list(dict.fromkeys(t.speaker for t in turns))
     conn.execute("UPDATE lines SET speaker_id = NULL")
