@@ -12,7 +12,7 @@ from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.app import tools
 from castvoice.speech.diarize import diarize, diarize_file
 from castvoice.speech.formats import read_rttm
-from castvoice.speech.speakers import cosine_similarity, embed, embed_many
+from castvoice.speech.embeddings import cosine_similarity, embed, embed_many
 from conftest import EVAL
 
 pytestmark = [

@@ -7,24 +7,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from castvoice.dataset.export import ExportSummary
+from castvoice.dataset.checks import CheckSettings
 from castvoice.dataset.clean import CleanSettings
-from castvoice.dataset.prepare import CheckSettings, PrepareSettings
+from castvoice.dataset.enhance import EnhanceSettings
 from castvoice.dataset.references import Reference
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
 
-__all__ = ["CheckSettings", "CleanSettings", "PrepareSettings", "clean", "summarise", "set_override", "references",
+__all__ = ["CheckSettings", "CleanSettings", "EnhanceSettings", "clean", "summarise", "set_override", "references",
            "export", "report"]
 
 
-def clean(ws: Workspace, name: str, settings: PrepareSettings | None = None) -> list[DatasetClip]:
+def clean(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
     """Build (or bring up to date) a character's clips: cut, clean and check each; settings default to
     those last used for the character. Returns every clip, kept or not."""
-    from castvoice.dataset.prepare import prepare
+    from castvoice.dataset.clean import clean_clips
 
     with ws.exclusive():
-        return prepare(ws, name, settings)
+        return clean_clips(ws, name, settings)
 
 
 @dataclass
@@ -56,7 +57,7 @@ def summarise(clips: list[DatasetClip]) -> DatasetSummary:
 
 def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
     """Keep (`include`) or drop (`exclude`) a clip whatever its checks say; returns the clip."""
-    from castvoice.dataset.prepare import set_override as override
+    from castvoice.dataset.clean import set_override as override
 
     with ws.exclusive():
         return override(ws, label, decision)
@@ -82,7 +83,7 @@ def export(ws: Workspace, name: str, out: Path, fmt: str) -> ExportSummary:
 
 def report(ws: Workspace, name: str, out: Path | None = None) -> Path:
     """Write the character's HTML report (default: the workspace's reports folder); returns its path."""
-    from castvoice.dataset.prepare import stored_settings
+    from castvoice.dataset.clean import stored_settings
     from castvoice.dataset.report import write_report
     from castvoice.workspace.catalog import media_duration, movie_path
 

@@ -8,7 +8,6 @@ fingerprint is unchanged, and a killed run resumes at the first unfinished stage
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -50,10 +49,6 @@ class IngestResult:
     skipped: list[str]
 
 
-def _digest(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
-
-
 def _file_digest(path: Path) -> str:
     from castvoice.assets import sha256_file
 
@@ -90,15 +85,15 @@ def _load_subtitles(info: MediaInfo, subs: Path | None, offset: float) -> tuple[
     """The subtitle track to use (a file, else the first embedded text track) and its fingerprint."""
     if subs is not None:
         track = read_subtitles(subs, offset=offset, duration=info.duration)
-        return track, _digest("file", _file_digest(subs), offset)
+        return track, db.fingerprint("file", _file_digest(subs), offset)
     streams = info.text_subtitle_streams
     if not streams:
-        return None, _digest("none")
+        return None, db.fingerprint("none")
     stream = streams[0]
     raw = read_embedded_dialogue(info.path, stream.index)
     name = f"{info.path} (subtitle stream {stream.index}, {stream.codec})"
     log.info("using the embedded subtitle track %d (%s)", stream.index, stream.codec)
-    return track_from_dialogue(raw, name, offset, info.duration), _digest("embedded", stream.index, offset)
+    return track_from_dialogue(raw, name, offset, info.duration), db.fingerprint("embedded", stream.index, offset)
 
 
 def ingest(
@@ -120,20 +115,20 @@ def ingest(
     info = probe(movie)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
     screenplay = read_screenplay(script) if script else None
-    script_fp = _digest("script", _file_digest(script)) if script else _digest("none")
+    script_fp = db.fingerprint("script", _file_digest(script)) if script else db.fingerprint("none")
     for warning in track.warnings if track else []:
         log.warning(warning)
     if track is None and text_only:
         log.warning("%s: no subtitles given and none embedded; pass --subs FILE to find lines", movie)
     elif track is None:
         log.info("%s: no subtitles given and none embedded; the lines come from speech recognition", movie)
-        subs_fp = _digest("asr", asr_model, language)
+        subs_fp = db.fingerprint("asr", asr_model, language)
 
     ws = Workspace(workspace or default_for_movie(movie))
     stat = movie.stat()
-    media_fp = _digest(movie, stat.st_size, stat.st_mtime_ns)
-    lines_fp = _digest(media_fp, subs_fp)
-    attribution_fp = _digest(lines_fp, script_fp, ATTRIBUTION_VERSION)
+    media_fp = db.fingerprint(movie, stat.st_size, stat.st_mtime_ns)
+    lines_fp = db.fingerprint(media_fp, subs_fp)
+    attribution_fp = db.fingerprint(lines_fp, script_fp, ATTRIBUTION_VERSION)
     stages = [
         Stage("media", media_fp, lambda ws: _media_stage(ws, info)),
         Stage("lines", lines_fp, lambda ws: _lines_stage(ws, track, asr_model, language, text_only)),
@@ -143,12 +138,12 @@ def ingest(
     if not text_only:
         from castvoice.speech import stages as speech
 
-        alignment_fp = _digest(lines_fp, language, speech.ALIGNMENT_VERSION)
-        diarization_fp = _digest(media_fp, num_speakers, speech.DIARIZATION_VERSION)
+        alignment_fp = db.fingerprint(lines_fp, language, speech.ALIGNMENT_VERSION)
+        diarization_fp = db.fingerprint(media_fp, num_speakers, speech.DIARIZATION_VERSION)
         stages += [
             Stage("alignment", alignment_fp, lambda ws: speech.alignment_stage(ws, language)),
             Stage("diarization", diarization_fp, lambda ws: speech.diarization_stage(ws, num_speakers)),
-            Stage("voices", _digest(alignment_fp, diarization_fp, attribution_fp, speech.VOICES_VERSION),
+            Stage("voices", db.fingerprint(alignment_fp, diarization_fp, attribution_fp, speech.VOICES_VERSION),
                   speech.voices_stage),
         ]
     created = _outermost_missing(ws.root)

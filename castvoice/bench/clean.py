@@ -4,7 +4,7 @@ Speech (LJ Speech utterances and JFK, 16 kHz) is cleaned as it is, and five of t
 at 0, 5 and 10 dB SNR with pink noise (fixed seed) and with the Tears of Steel battle clip (music and effects,
 no speech). Every input runs through the default chain with each denoiser; all runs trim to the same span (the
 speech Silero VAD finds in the clean recording, passed as the words), so each output lines up with the clean
-reference at `Cleaned.offset`. SI-SDR (scale-invariant, so the chain's gains do not count) is the mean over
+reference at `Enhanced.offset`. SI-SDR (scale-invariant, so the chain's gains do not count) is the mean over
 utterances. WER is Whisper base before and after the default chain, scored as `castvoice bench accuracy`
 scores it. Speed is processing seconds per audio second for the whole chain on all cores (one clip per
 core at a time, as `castvoice clean` runs it), beside the same chain with denoise "none" measured in the
@@ -21,7 +21,7 @@ import numpy as np
 
 from castvoice.bench import eval_root, report
 from castvoice.console import log
-from castvoice.dataset.clean import CleanSettings, clean_many, speech_span
+from castvoice.dataset.enhance import EnhanceSettings, enhance_many, speech_span
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 
 SNRS = (0, 5, 10)
@@ -29,7 +29,7 @@ LJSPEECH_UTTERANCES = 12  # with JFK: 90 s and 222 words of clean speech, so one
 MIXED_UTTERANCES = 5  # mixed into 6 conditions: 37 s each
 WER_CONDITIONS = ("clean", "pink noise 5 dB", "music 5 dB")  # Whisper is the slow part of the run
 DENOISERS = ("dfn3", "rnnoise")
-DEFAULT_DENOISER = CleanSettings.denoise
+DEFAULT_DENOISER = EnhanceSettings.denoise
 TARGET_RTF = 0.15
 TARGET_CLEAN_WER_RISE = 0.01
 NOISE_SEED = 20_261_121
@@ -52,10 +52,10 @@ def clean_rows() -> tuple[dict[str, list[dict]], dict]:
     speed = {}
     for denoiser in ("none", *DENOISERS):
         log.info("cleaning with %s", denoiser)
-        settings = CleanSettings(denoise=denoiser)
+        settings = EnhanceSettings(denoise=denoiser)
         jobs = [(condition, u, audio) for condition, pairs in conditions.items() for u, audio in pairs]
         began, cpu_began = time.perf_counter(), _cpu_seconds()
-        cleaned = list(clean_many(((audio, ANALYSIS_RATE, [u.span]) for _, u, audio in jobs), settings))
+        cleaned = list(enhance_many(((audio, ANALYSIS_RATE, [u.span]) for _, u, audio in jobs), settings))
         speed[denoiser] = (time.perf_counter() - began, _cpu_seconds() - cpu_began)
         outputs[denoiser] = {condition: [] for condition in conditions}
         for (condition, _, _), result in zip(jobs, cleaned):

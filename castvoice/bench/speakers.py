@@ -184,7 +184,7 @@ def equal_error_rate(same: np.ndarray, different: np.ndarray) -> tuple[float, fl
 
 def eer_rows(encoders: tuple[str, ...] = ENCODERS) -> list[dict]:
     """Verification EER over every same-speaker and different-speaker pair, per encoder."""
-    from castvoice.speech.speakers import get_encoder
+    from castvoice.speech.embeddings import get_encoder
 
     speakers, audio = _verification_set()
     pairs = list(itertools.combinations(range(len(audio)), 2))

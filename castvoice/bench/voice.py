@@ -86,7 +86,7 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
     """Clone one speaker from its first utterances and judge it against the rest: (figures row, encoders row,
     WER errors, WER words)."""
     from castvoice.speech.asr import get_asr
-    from castvoice.speech.speakers import get_encoder
+    from castvoice.speech.embeddings import get_encoder
     from castvoice.text.metrics import count_word_errors
     from castvoice.voice.clone import SELECTION_ENCODER, clone_kokoro, trial_style
     from castvoice.voice.stock import centroid

@@ -32,8 +32,8 @@ def clean(
     """Cut, clean and check a character's clips; each failing clip is excluded with its reason."""
     from castvoice.app import dataset, open_workspace
 
-    settings = dataset.PrepareSettings(
-        dataset.CleanSettings(denoise=denoise, loudness=None if no_loudness else loudness, peak_db=peak,
+    settings = dataset.CleanSettings(
+        dataset.EnhanceSettings(denoise=denoise, loudness=None if no_loudness else loudness, peak_db=peak,
                               max_silence=max_silence),
         dataset.CheckSettings(min_duration=min_duration, max_duration=max_duration, min_snr_db=min_snr,
                               min_similarity=min_similarity, max_cer=max_cer),

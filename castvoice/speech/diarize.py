@@ -26,7 +26,7 @@ import numpy as np
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
 from castvoice.progress import track
-from castvoice.speech.speakers import cpu_threads, get_encoder, l2_normalise
+from castvoice.speech.embeddings import cpu_threads, get_encoder, l2_normalise
 from castvoice.spans import Segment, Span
 from castvoice.speech.vad import speech_regions
 

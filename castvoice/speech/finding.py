@@ -22,7 +22,7 @@ ENCODER = "campplus"
 
 
 def _encoder():
-    from castvoice.speech.speakers import get_encoder
+    from castvoice.speech.embeddings import get_encoder
 
     return get_encoder(ENCODER)
 

@@ -135,15 +135,15 @@ def timbre_basis(styles: np.ndarray) -> np.ndarray:
 
 
 def embedder(name: str):
-    """The named speaker encoder (castvoice.speech.speakers), loaded once."""
-    from castvoice.speech.speakers import get_encoder
+    """The named speaker encoder (castvoice.speech.embeddings), loaded once."""
+    from castvoice.speech.embeddings import get_encoder
 
     return get_encoder(name)
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
     """The unit-length mean of embeddings."""
-    from castvoice.speech.speakers import l2_normalise
+    from castvoice.speech.embeddings import l2_normalise
 
     return l2_normalise(np.asarray(vectors, np.float32).mean(axis=0))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from datetime import datetime, timezone
@@ -209,3 +210,8 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
 def stage_details(conn: sqlite3.Connection) -> dict[str, dict]:
     """Stage name -> what it recorded when it last completed (counts, seconds)."""
     return {row["name"]: json.loads(row["details"]) for row in conn.execute("SELECT name, details FROM stages")}
+
+
+def fingerprint(*parts: object) -> str:
+    """A short hash of a stage's inputs: the stage reruns only when it changes."""
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]

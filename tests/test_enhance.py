@@ -9,7 +9,7 @@ import pyloudnorm
 import pytest
 
 from castvoice.bench.clean import mix_at_snr, pink_noise, si_sdr
-from castvoice.dataset.clean import CleanSettings, clean
+from castvoice.dataset.enhance import EnhanceSettings, enhance
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from conftest import EVAL
@@ -20,7 +20,7 @@ pytestmark = [
     pytest.mark.slow,  # runs DeepFilterNet3, RNNoise and Silero VAD
     pytest.mark.skipif(not LJ.is_file(), reason="../shared/eval is not present"),
 ]
-ALL_OFF = CleanSettings(denoise="none", remove_dc=False, loudness=None, peak_db=None, sample_rate=None,
+ALL_OFF = EnhanceSettings(denoise="none", remove_dc=False, loudness=None, peak_db=None, sample_rate=None,
                         max_silence=None)
 
 
@@ -37,7 +37,7 @@ def noisy(speech) -> np.ndarray:
 @pytest.fixture(scope="module", params=["dfn3", "rnnoise"])
 def denoised(request, noisy):
     """The default chain with one denoiser, trimming off so the output lines up with the input."""
-    return request.param, clean(noisy, RATE, CleanSettings(denoise=request.param, max_silence=None))
+    return request.param, enhance(noisy, RATE, EnhanceSettings(denoise=request.param, max_silence=None))
 
 
 def test_denoising_raises_si_sdr(speech, noisy, denoised):
@@ -63,16 +63,16 @@ def test_default_chain_reaches_loudness_under_the_peak_ceiling(denoised):
 
 def test_peak_ceiling_lowers_a_loud_clip_and_holds_after_resampling(speech):
     ceiling = 10 ** (-1.0 / 20)
-    loud = clean(speech, RATE, CleanSettings(denoise="none", loudness=-8.0, max_silence=None))
+    loud = enhance(speech, RATE, EnhanceSettings(denoise="none", loudness=-8.0, max_silence=None))
     step = loud.steps[-1]
     assert step["name"] == "peak_ceiling" and step["gain_db"] < 0
     assert np.max(np.abs(loud.audio)) <= ceiling
-    resampled = clean(speech, RATE, CleanSettings(denoise="none", loudness=-8.0, max_silence=None, sample_rate=44_100))
+    resampled = enhance(speech, RATE, EnhanceSettings(denoise="none", loudness=-8.0, max_silence=None, sample_rate=44_100))
     assert np.max(np.abs(resampled.audio)) <= ceiling
 
 
 def test_dc_offset_is_removed(speech):
-    cleaned = clean(speech + 0.1, RATE, CleanSettings(denoise="none", loudness=None, peak_db=None, max_silence=None))
+    cleaned = enhance(speech + 0.1, RATE, EnhanceSettings(denoise="none", loudness=None, peak_db=None, max_silence=None))
     assert abs(float(np.mean(cleaned.audio))) < 1e-5
     np.testing.assert_allclose(cleaned.audio, speech - speech.mean(), atol=1e-5)
     assert cleaned.steps[0] == {"name": "dc_removal", "removed_offset": pytest.approx(0.1 + speech.mean(), abs=1e-6)}
@@ -80,8 +80,8 @@ def test_dc_offset_is_removed(speech):
 
 @pytest.mark.parametrize("words", [[(1.0, 1.6), (2.1, 3.0)], [(0.05, 0.5), (9.2, 9.6)]])
 def test_trimming_keeps_the_words_and_at_most_max_silence(speech, words):
-    settings = CleanSettings(denoise="none", remove_dc=False, loudness=None, peak_db=None, max_silence=0.2)
-    cleaned = clean(speech, RATE, settings, words)
+    settings = EnhanceSettings(denoise="none", remove_dc=False, loudness=None, peak_db=None, max_silence=0.2)
+    cleaned = enhance(speech, RATE, settings, words)
     start, end = cleaned.offset, cleaned.offset + len(cleaned.audio) / RATE
     first_word, last_word = words[0][0], words[-1][1]
     assert start <= first_word and end >= min(last_word, len(speech) / RATE)  # no word cut
@@ -97,7 +97,7 @@ def test_trimming_without_words_keeps_the_speech_and_cuts_the_hiss_around_it(spe
     onset, offset = 1.0 + audible[0] / 100, 1.0 + (audible[-1] + 1) / 100
     hiss = 0.001 * pink_noise(RATE, np.random.default_rng(3))
     padded = np.concatenate([hiss, speech, hiss])  # 1 s of hiss each side
-    cleaned = clean(padded, RATE, CleanSettings(denoise="none", loudness=None, peak_db=None, max_silence=0.2))
+    cleaned = enhance(padded, RATE, EnhanceSettings(denoise="none", loudness=None, peak_db=None, max_silence=0.2))
     start, end = cleaned.offset, cleaned.offset + len(cleaned.audio) / RATE
     assert start <= onset and end >= offset
     # At most max_silence, the 0.1 s VAD pad and a 32 ms VAD frame of hiss before the speech; after it,
@@ -107,7 +107,7 @@ def test_trimming_without_words_keeps_the_speech_and_cuts_the_hiss_around_it(spe
 
 def test_no_speech_no_trim():
     hiss = 0.01 * pink_noise(2 * RATE, np.random.default_rng(4))
-    cleaned = clean(hiss, RATE, CleanSettings(denoise="none"))
+    cleaned = enhance(hiss, RATE, EnhanceSettings(denoise="none"))
     assert cleaned.offset == 0.0 and len(cleaned.audio) == len(hiss)
     assert cleaned.steps[2] == {"name": "trim", "speech_from": "vad", "max_silence": 0.2,
                                 "note": "no speech found: not trimmed"}
@@ -115,7 +115,7 @@ def test_no_speech_no_trim():
 
 def test_resampling_gives_the_rate_and_length_asked(speech):
     for rate in (22_050, 48_000):
-        cleaned = clean(speech, RATE, CleanSettings(denoise="none", max_silence=None, sample_rate=rate))
+        cleaned = enhance(speech, RATE, EnhanceSettings(denoise="none", max_silence=None, sample_rate=rate))
         assert cleaned.rate == rate and cleaned.audio.dtype == np.float32
         assert abs(len(cleaned.audio) - len(speech) * rate / RATE) <= 1
 
@@ -123,7 +123,7 @@ def test_resampling_gives_the_rate_and_length_asked(speech):
 @pytest.mark.parametrize("denoise", ["dfn3", "rnnoise"])
 def test_silence_and_very_short_clips_do_not_crash(denoise):
     for audio in (np.zeros(2 * RATE, np.float32), 0.05 * pink_noise(RATE // 5, np.random.default_rng(5))):
-        cleaned = clean(audio, RATE, CleanSettings(denoise=denoise))
+        cleaned = enhance(audio, RATE, EnhanceSettings(denoise=denoise))
         assert len(cleaned.audio) == len(audio) and cleaned.offset == 0.0
         assert np.all(np.isfinite(cleaned.audio)) and np.max(np.abs(cleaned.audio)) <= 1.0
         loudness = next(step for step in cleaned.steps if step["name"] == "loudness")
@@ -132,23 +132,23 @@ def test_silence_and_very_short_clips_do_not_crash(denoise):
 
 
 def test_every_step_off_returns_the_input_unchanged(noisy):
-    cleaned = clean(noisy, RATE, ALL_OFF)
+    cleaned = enhance(noisy, RATE, ALL_OFF)
     np.testing.assert_array_equal(cleaned.audio, noisy)
     assert cleaned.rate == RATE and cleaned.offset == 0.0
 
 
 def test_unknown_denoiser_is_a_user_error(speech):
     with pytest.raises(CastvoiceError, match="unknown denoiser"):
-        clean(speech, RATE, CleanSettings(denoise="demucs"))
+        enhance(speech, RATE, EnhanceSettings(denoise="demucs"))
 
 
 def test_clean_many_matches_clean_in_order_on_worker_processes(speech, noisy):
-    from castvoice.dataset.clean import clean_many
+    from castvoice.dataset.enhance import enhance_many
 
-    settings = CleanSettings(denoise="rnnoise")
+    settings = EnhanceSettings(denoise="rnnoise")
     clips = [(noisy[: RATE * seconds], RATE, None) for seconds in (2, 5, 3)]
-    alone = [clean(audio, rate, settings, words) for audio, rate, words in clips]
-    together = list(clean_many(iter(clips), settings, workers=2))
+    alone = [enhance(audio, rate, settings, words) for audio, rate, words in clips]
+    together = list(enhance_many(iter(clips), settings, workers=2))
     assert [len(c.audio) for c in together] == [len(c.audio) for c in alone]
     for a, b in zip(alone, together):
         np.testing.assert_allclose(a.audio, b.audio, atol=1e-6)
