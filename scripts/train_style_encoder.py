@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from castvoice.console import ProgressRenderer
+from castvoice.progress import reporting
 from castvoice.voice.style_encoder import WEIGHTS_FILE, generate, train
 
 
@@ -22,7 +24,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = parser.parse_args()
-    generate(args.data, args.count, args.seed)
+    with reporting(ProgressRenderer()):
+        generate(args.data, args.count, args.seed)
     encoder, report = train(args.data)
     encoder.save(args.out)
     print(json.dumps(report, indent=2))

@@ -55,3 +55,16 @@ def demo_workspace(demo, tmp_path_factory) -> Path:
 def segment_for(truth: list[dict], start: float, end: float) -> dict:
     """The ground-truth segment that overlaps a span the most."""
     return max(truth, key=lambda g: min(g["end"], end) - max(g["start"], start))
+
+
+def assert_heard(heard: str, said: str, max_errors: float = 0.25) -> None:
+    """Speech recognised from what was `said` matches it within a tolerance: substituted and missing words at
+    most `max_errors` of the words said. A word Whisper adds at the edge of a short clip is not counted."""
+    import jiwer
+
+    from castvoice.text.normalize import scoring_words
+
+    reference, hypothesis = " ".join(scoring_words(said)), " ".join(scoring_words(heard))
+    found = jiwer.process_words(reference, hypothesis)
+    rate = (found.substitutions + found.deletions) / max(1, len(reference.split()))
+    assert rate <= max_errors, f"heard {heard!r} for {said!r} ({rate:.0%} of the words wrong or missing)"

@@ -18,7 +18,7 @@ from castvoice.speech.asr import get_asr, transcribe_file
 from castvoice.speech.formats import parse_rttm, render, to_rttm
 from castvoice.spans import Segment
 from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
-from castvoice.text.metrics import count_word_errors as count_errors
+from castvoice.text.metrics import word_error_rate as wer
 from conftest import EVAL
 
 JFK = EVAL / "whisper_jfk" / "jfk.flac"
@@ -26,11 +26,6 @@ pytestmark = [
     pytest.mark.slow,  # loads Whisper base and tiny.en
     pytest.mark.skipif(not JFK.is_file(), reason="../shared/eval is not present"),
 ]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    errors, words = count_errors([reference], [hypothesis])
-    return errors / words
 
 
 @pytest.fixture(scope="module")
