@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from castvoice.console import log
@@ -27,8 +27,9 @@ from castvoice.text.subtitles import read_subtitles, track_from_dialogue
 from castvoice.progress import track
 from castvoice.spans import Segment
 from castvoice.text.types import Screenplay, SubtitleTrack
-from castvoice.workspace import Workspace, catalog, db, default_for_movie, records
-from castvoice.workspace.names import drop_unused_characters, name_line
+from castvoice.workspace import Workspace, catalog, db, default_for_movie, is_workspace, records, snapshots
+from castvoice.workspace.catalog import ClipOverride, LineRecord
+from castvoice.workspace.names import USER_SOURCES, drop_unused_characters, name_line
 
 ATTRIBUTION_VERSION = "1"
 
@@ -47,6 +48,7 @@ class IngestResult:
     workspace: Workspace
     ran: list[str]
     skipped: list[str]
+    snapshot: snapshots.Snapshot | None = None  # the database before this run replaced results
 
 
 def _file_digest(path: Path) -> str:
@@ -56,7 +58,8 @@ def _file_digest(path: Path) -> str:
 
 
 def run_stages(ws: Workspace, stages: list[Stage]) -> IngestResult:
-    """Run the stages whose inputs changed; each lands in one transaction with its completion record."""
+    """Run the stages whose inputs changed; each lands in one transaction with its completion record. Before
+    the first stage that replaces earlier results, the database is copied (`castvoice undo`)."""
     result = IngestResult(ws, [], [])
     with track("ingest", total=len(stages)) as progress:
         for stage in stages:
@@ -67,12 +70,16 @@ def run_stages(ws: Workspace, stages: list[Stage]) -> IngestResult:
 
 
 def _run_stage(ws: Workspace, stage: Stage, result: IngestResult) -> None:
-    if db.stage_fingerprint(ws.conn, stage.name) == stage.fingerprint:
+    done_before = db.stage_fingerprint(ws.conn, stage.name)
+    if done_before == stage.fingerprint:
         log.info("%s: up to date, skipped", stage.name)
         result.skipped.append(stage.name)
         return
     began = time.perf_counter()
     write = stage.run(ws)
+    if done_before is not None and result.snapshot is None:
+        result.snapshot = snapshots.take(ws, f"before {stage.name}")
+        log.info("the workspace as it was is kept: `castvoice undo` brings it back")
     with ws.transaction() as conn:
         details = write(conn)
         details["seconds"] = round(time.perf_counter() - began, 3)
@@ -100,19 +107,28 @@ def ingest(
     movie: Path,
     subs: Path | None = None,
     script: Path | None = None,
-    subs_offset: float = 0.0,
+    subs_offset: float | None = None,
     workspace: Path | None = None,
     *,
     language: str | None = None,
     asr_model: str = "base",
     num_speakers: int | None = None,
     text_only: bool = False,
+    no_subs: bool = False,
+    no_script: bool = False,
+    discard_edits: bool = False,
 ) -> IngestResult:
     """Create or update the workspace for `movie`; see the module docstring.
 
-    With `text_only`, only the subtitle path runs (no alignment, diarization or voice naming)."""
+    On an existing workspace, subtitles and a screenplay not given are the ones given before (`no_subs`,
+    `no_script`: none). Names and clip decisions given by hand follow their lines when the lines change; a
+    rerun that would lose some refuses unless `discard_edits`. Before results are replaced, the database
+    is copied (`castvoice undo`). With `text_only`, only the subtitle path runs (no alignment, diarization
+    or voice naming)."""
     movie = Path(movie).resolve()
     info = probe(movie)
+    ws = Workspace(workspace or default_for_movie(movie))
+    subs, script, subs_offset = _inputs(ws, subs, script, subs_offset, no_subs, no_script)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
     screenplay = read_screenplay(script) if script else None
     script_fp = db.fingerprint("script", _file_digest(script)) if script else db.fingerprint("none")
@@ -124,14 +140,13 @@ def ingest(
         log.info("%s: no subtitles given and none embedded; the lines come from speech recognition", movie)
         subs_fp = db.fingerprint("asr", asr_model, language)
 
-    ws = Workspace(workspace or default_for_movie(movie))
     stat = movie.stat()
     media_fp = db.fingerprint(movie, stat.st_size, stat.st_mtime_ns)
     lines_fp = db.fingerprint(media_fp, subs_fp)
     attribution_fp = db.fingerprint(lines_fp, script_fp, ATTRIBUTION_VERSION)
     stages = [
         Stage("media", media_fp, lambda ws: _media_stage(ws, info)),
-        Stage("lines", lines_fp, lambda ws: _lines_stage(ws, track, asr_model, language, text_only)),
+        Stage("lines", lines_fp, lambda ws: _lines_stage(ws, track, asr_model, language, text_only, discard_edits)),
         Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
         Stage("attribution", attribution_fp, _attribution_stage),
     ]
@@ -161,6 +176,27 @@ def ingest(
         return result
 
 
+def _inputs(ws: Workspace, subs: Path | None, script: Path | None, subs_offset: float | None, no_subs: bool,
+            no_script: bool) -> tuple[Path | None, Path | None, float]:
+    """The subtitles, screenplay and offset to use: as given, else as given before in this workspace."""
+    before = (lambda key: db.get_setting(ws.conn, key)) if is_workspace(ws.root) else (lambda key: None)
+    if subs is None and not no_subs and before("subtitles"):
+        subs = Path(before("subtitles"))
+        log.info("using the subtitles given before: %s (--no-subs for none)", subs)
+        subs_offset = float(before("subs_offset") or 0.0) if subs_offset is None else subs_offset
+    if script is None and not no_script and before("screenplay"):
+        script = Path(before("screenplay"))
+        log.info("using the screenplay given before: %s (--no-script for none)", script)
+    return subs, script, subs_offset or 0.0
+
+
+def undo(ws: Workspace) -> snapshots.Snapshot:
+    """Bring the workspace's database back to how it was before the last rerun replaced results (or before
+    the last undo); returns the snapshot restored."""
+    with ws.exclusive():
+        return snapshots.restore(ws)
+
+
 def _outermost_missing(folder: Path) -> Path | None:
     """The outermost of `folder` and its parents that does not exist yet (None if `folder` exists)."""
     missing = None
@@ -183,9 +219,12 @@ def _media_stage(ws: Workspace, info: MediaInfo) -> Writer:
 
 
 def _lines_stage(
-    ws: Workspace, track: SubtitleTrack | None, asr_model: str, language: str | None, text_only: bool
+    ws: Workspace, track: SubtitleTrack | None, asr_model: str, language: str | None, text_only: bool,
+    discard_edits: bool = False,
 ) -> Writer:
-    """Lines from the subtitles, or from speech recognition when the movie has none."""
+    """Lines from the subtitles, or from speech recognition when the movie has none. Names and clip decisions
+    given by hand follow their lines to the new ones; where a decision has no line to follow, the stage
+    refuses (nothing is written) unless `discard_edits`."""
     if track is None and text_only:
         track, source = SubtitleTrack(), "nothing (no subtitles)"
     elif track is None:
@@ -197,21 +236,88 @@ def _lines_stage(
         language = transcript.language
     else:
         source = "subtitles"
+    carried = _carry_over(ws, track.cues)
+    if carried.lost and not discard_edits:
+        raise CastvoiceError(f"the new lines would lose {carried.describe_lost()}, which match no new line; "
+                             "pass --discard-edits to accept that (`castvoice undo` brings them back)", ws.root)
 
     def write(conn: sqlite3.Connection) -> dict:
-        records.replace_lines(conn, track)
+        new_ids = records.replace_lines(conn, track)
+        carried.apply(conn, new_ids)
         if language:
             db.set_setting(conn, "language", language)
         return {"lines": len(track.cues), "from": source, "sound_events": len(track.events),
-                "named_by_subtitles": sum(1 for c in track.cues if c.speaker)}
+                "named_by_subtitles": sum(1 for c in track.cues if c.speaker),
+                "carried_over": len(carried.names) + len(carried.overrides), "discarded": carried.describe_lost()}
 
     return write
+
+
+MATCH_OVERLAP = 0.5  # of the shorter line's time: a new line this much over an old one may take its decisions
+MATCH_WORDS = 0.5  # and it must hold this share of the old line's words
+
+
+@dataclass
+class CarryOver:
+    """Decisions given by hand on the lines a rerun replaces, and the new lines (by cue index) they go to."""
+
+    names: list[tuple[int, LineRecord]] = field(default_factory=list)
+    overrides: list[tuple[int, ClipOverride]] = field(default_factory=list)
+    lost_names: list[LineRecord] = field(default_factory=list)
+    lost_overrides: list[ClipOverride] = field(default_factory=list)
+
+    @property
+    def lost(self) -> bool:
+        return bool(self.lost_names or self.lost_overrides)
+
+    def describe_lost(self) -> str | None:
+        parts = [f"{len(self.lost_names)} line names given by hand or by example" if self.lost_names else "",
+                 f"{len(self.lost_overrides)} clip include/exclude decisions" if self.lost_overrides else ""]
+        return " and ".join(filter(None, parts)) or None
+
+    def apply(self, conn: sqlite3.Connection, new_ids: list[int]) -> None:
+        for cue, line in self.names:
+            name_line(conn, new_ids[cue], line.character, line.source, line.confidence or 1.0)
+        # A clip's id is its character and its first line's id: the decision follows the line to its new id.
+        records.replace_overrides(conn, {f"{o.label.rsplit('_', 1)[0]}_{new_ids[cue]:05d}": o.decision
+                                         for cue, o in self.overrides})
+
+
+def _carry_over(ws: Workspace, cues: list[Segment]) -> CarryOver:
+    """Match the lines that hold decisions given by hand to the new cues, by time and by words."""
+    from castvoice.text.normalize import words
+
+    carried = CarryOver()
+    if not db.stage_fingerprint(ws.conn, "lines"):
+        return carried
+    old = {line.id: line for line in catalog.lines_of(ws, None)}
+
+    def match(line: LineRecord) -> int | None:
+        said = set(words(line.text))
+        best, best_share = None, MATCH_OVERLAP
+        for index, cue in enumerate(cues):
+            shared = min(cue.end, line.end) - max(cue.start, line.start)
+            share = shared / max(min(cue.end - cue.start, line.end - line.start), 1e-3)
+            if share >= best_share and len(said & set(words(cue.text))) >= MATCH_WORDS * len(said):
+                best, best_share = index, share
+        return best
+
+    for line in old.values():
+        if line.source in USER_SOURCES:
+            cue = match(line)
+            (carried.names.append((cue, line)) if cue is not None else carried.lost_names.append(line))
+    for override in catalog.clip_overrides(ws):
+        line = old.get(override.line_id)
+        cue = match(line) if line is not None else None
+        (carried.overrides.append((cue, override)) if cue is not None else carried.lost_overrides.append(override))
+    return carried
 
 
 def _screenplay_stage(screenplay: Screenplay | None) -> Writer:
     def write(conn: sqlite3.Connection) -> dict:
         blocks = screenplay.blocks if screenplay else []
         records.replace_script_blocks(conn, blocks)
+        records.set_settings(conn, {"title": screenplay.title if screenplay and screenplay.title else ""})
         return {"blocks": len(blocks), "characters": len({b.character for b in blocks})}
 
     return write

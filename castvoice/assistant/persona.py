@@ -14,7 +14,7 @@ import numpy as np
 from castvoice.assistant.embedding import TextEmbedder, from_blobs, get_embedder, to_blob
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
-from castvoice.workspace.catalog import character_name, characters, lines_of, movie_path
+from castvoice.workspace.catalog import screenplay_title, character_name, characters, lines_of, movie_path
 from castvoice.workspace.conversations import (line_text_vectors, persona_description, set_persona_description,
                                                store_line_text_vectors)
 
@@ -65,7 +65,9 @@ def default_description(name: str, film: str | None) -> str:
 
 
 def film_title(ws: Workspace) -> str | None:
-    """A title from the movie's file name: "The.Lamp_2024" gives "The Lamp 2024"."""
+    """The title the screenplay gives, else one from the movie's file name: "The.Lamp_2024" gives "The Lamp 2024"."""
+    if title := screenplay_title(ws):
+        return title
     movie = movie_path(ws)
     if movie is None:
         return None

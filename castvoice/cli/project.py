@@ -18,7 +18,10 @@ def ingest(
     movie: Annotated[Path, typer.Argument(help="The movie (any container PyAV/FFmpeg reads).")],
     subs: Annotated[Optional[Path], typer.Option("--subs", help="Subtitles: SRT, WebVTT or ASS/SSA.")] = None,
     script: Annotated[Optional[Path], typer.Option("--script", help="Screenplay: Fountain or plain text.")] = None,
-    subs_offset: Annotated[float, typer.Option("--subs-offset", help="Seconds added to every subtitle time.")] = 0.0,
+    subs_offset: Annotated[Optional[float], typer.Option("--subs-offset", help="Seconds added to every subtitle time (default: as before, else 0).")] = None,
+    no_subs: Annotated[bool, typer.Option("--no-subs", help="No subtitles, not even those given before: lines from speech recognition.")] = False,
+    no_script: Annotated[bool, typer.Option("--no-script", help="No screenplay, not even the one given before.")] = False,
+    discard_edits: Annotated[bool, typer.Option("--discard-edits", help="Accept losing names and clip decisions given by hand that match no new line.")] = False,
     language: Annotated[Optional[str], typer.Option("--language", help="Spoken language (default: detected).")] = None,
     model: Annotated[str, typer.Option("--model", help="Speech recognition model when there are no subtitles.")] = "base",
     num_speakers: Annotated[Optional[int], typer.Option("--num-speakers", help="Speakers in the movie, if known.")] = None,
@@ -29,13 +32,27 @@ def ingest(
     ] = None,
 ) -> None:
     """Create or update a movie's workspace: decode audio, read or recognise the lines, align their
-    words, find the speakers and name the lines."""
+    words, find the speakers and name the lines. A rerun uses the subtitles and screenplay given before
+    unless told otherwise, and keeps what was decided by hand."""
     from castvoice.app.ingest import ingest as run_ingest
 
     result = run_ingest(movie, subs, script, subs_offset, workspace, language=language, asr_model=model,
-                        num_speakers=num_speakers, text_only=text_only)
+                        num_speakers=num_speakers, text_only=text_only, no_subs=no_subs, no_script=no_script,
+                        discard_edits=discard_edits)
     stdout.print(f"workspace: {result.workspace.root}")
     stdout.print(f"stages run: {', '.join(result.ran) or 'none'}; up to date: {', '.join(result.skipped) or 'none'}")
+    if result.snapshot:
+        stdout.print("the workspace as it was before is kept; `castvoice undo` brings it back")
+
+
+@app.command()
+def undo(workspace: WorkspaceOption = None) -> None:
+    """Bring the workspace back to how it was before the last ingest replaced results (or before the last undo)."""
+    from castvoice.app import open_workspace
+    from castvoice.app.ingest import undo as restore
+
+    restored = restore(open_workspace(workspace))
+    stdout.print(f"the workspace is back as it was {restored.reason} ({restored.taken[:19]} UTC)")
 
 
 @app.command()

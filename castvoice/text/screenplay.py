@@ -144,7 +144,7 @@ def _merge(block: DialogueBlock, more: DialogueBlock) -> None:
 def _parse_fountain(text: str) -> Screenplay:
     lines = _without_comments(text)
     screenplay = Screenplay()
-    i = _after_title_page(lines)
+    i, screenplay.title = _title_page(lines)
     after_blank = True
     while i < len(lines):
         line = lines[i].strip()
@@ -182,14 +182,30 @@ def _without_comments(text: str) -> list[str]:
     return lines
 
 
-def _after_title_page(lines: list[str]) -> int:
+def _title_page(lines: list[str]) -> tuple[int, str | None]:
+    """Where the script starts after a Fountain title page, and the title the page gives."""
     i = 0
     while i < len(lines) and not lines[i].strip():
         i += 1
+    title_lines: list[str] = []
     if i < len(lines) and _TITLE_KEY.match(lines[i]):
+        key = None
         while i < len(lines) and lines[i].strip():
+            if _TITLE_KEY.match(lines[i]):
+                key, _, value = lines[i].partition(":")
+                key = key.strip().lower()
+                if key == "title" and value.strip():
+                    title_lines.append(value.strip())
+            elif key == "title":  # a title over several indented lines
+                title_lines.append(lines[i].strip())
             i += 1
-    return i
+    return i, _title_text(" ".join(title_lines))
+
+
+def _title_text(text: str) -> str | None:
+    """A title as written for reading: emphasis gone, an all-capitals title in title case."""
+    text = _collapse(_inline(text))
+    return (text.title() if text.isupper() else text) or None
 
 
 def _inline(text: str) -> str:
@@ -246,7 +262,7 @@ class _Layout:
 def _parse_plain(text: str) -> Screenplay:
     lines = _plain_lines(text)
     layout = _measure(lines)
-    screenplay = Screenplay()
+    screenplay = Screenplay(title=_plain_title(lines))
     interrupted: DialogueBlock | None = None  # a speech that ended in (MORE) at a page break
     i = 0
     while i < len(lines):
@@ -274,6 +290,20 @@ def _parse_plain(text: str) -> Screenplay:
         interrupted = None
         i += 1
     return screenplay
+
+
+def _plain_title(lines: list[_Line]) -> str | None:
+    """A plain script's title: its first line, when a blank line follows it and it is neither a scene
+    heading nor a transition such as FADE IN:."""
+    written = [i for i, line in enumerate(lines) if line.text]
+    if not written:
+        return None
+    first = written[0]
+    text = lines[first].text
+    followed_by_blank = first + 1 < len(lines) and not lines[first + 1].text
+    if not followed_by_blank or _plain_heading(text) is not None or text.endswith(":"):
+        return None
+    return _title_text(text)
 
 
 def _plain_lines(text: str) -> list[_Line]:

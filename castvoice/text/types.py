@@ -32,6 +32,7 @@ class Screenplay:
 
     blocks: list[DialogueBlock] = field(default_factory=list)
     scene_headings: list[str] = field(default_factory=list)
+    title: str | None = None  # from a Fountain title page, or a plain script's first line
 
     @property
     def characters(self) -> list[str]:

@@ -56,6 +56,11 @@ class Workspace:
         """Where `castvoice report` writes a character's page unless told otherwise."""
         return self.root / "reports" / f"{slug(character)}.html"
 
+    @property
+    def snapshots_dir(self) -> Path:
+        """Copies of the database taken before reruns replace results (`castvoice undo`)."""
+        return self.root / "snapshots"
+
     def chat_dir(self, conversation: str) -> Path:
         """The spoken replies of one conversation."""
         return self.root / "chats" / conversation.replace(":", "-")

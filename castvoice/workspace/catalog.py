@@ -202,6 +202,13 @@ def movie_path(ws: Workspace) -> Path | None:
     return Path(row[0]) if row else None
 
 
+def screenplay_title(ws: Workspace) -> str | None:
+    """The film's title as its screenplay gives it; None without one."""
+    from castvoice.workspace.db import get_setting
+
+    return get_setting(ws.conn, "title") or None
+
+
 def clip_fingerprints(ws: Workspace, character: str) -> dict[str, str]:
     """Label -> fingerprint of a character's stored clips."""
     return {r[0]: r[1] for r in ws.conn.execute(
@@ -237,3 +244,16 @@ def clip_character(ws: Workspace, label: str) -> str | None:
     row = ws.conn.execute(
         "SELECT c.name FROM clips k JOIN characters c ON c.id = k.character_id WHERE k.label = ?", (label,)).fetchone()
     return row[0] if row else None
+
+
+@dataclass
+class ClipOverride:
+    label: str  # the clip's id, e.g. "diane_00024": the character and its first line's id
+    decision: str  # include or exclude
+    line_id: int
+
+
+def clip_overrides(ws: Workspace) -> list[ClipOverride]:
+    """Every clip included or excluded by hand."""
+    return [ClipOverride(label, decision, int(label.rsplit("_", 1)[1]))
+            for label, decision in ws.conn.execute("SELECT label, decision FROM clip_overrides ORDER BY label")]

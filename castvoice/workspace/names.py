@@ -8,6 +8,8 @@ from castvoice.text.normalize import display_name
 
 # What named a line, strongest first; a weaker source never overwrites a stronger one.
 SOURCES = ("subtitle", "manual", "screenplay", "enroll", "speaker", "voice")
+# Names a person gave by hand or by example: a rerun carries them over to the new lines, or refuses.
+USER_SOURCES = ("manual", "enroll")
 
 
 def character_id(conn: sqlite3.Connection, name: str) -> int:
@@ -34,8 +36,11 @@ def name_line(conn: sqlite3.Connection, line_id: int, name: str | None, source: 
 
 
 def drop_unused_characters(conn: sqlite3.Connection) -> None:
-    """Forget characters that no line and no speaker refers to any more."""
+    """Forget characters that no line and no speaker refers to any more, unless the character has a persona,
+    memories or conversations: those belong to the user and keep the character known."""
     conn.execute(
         "DELETE FROM characters WHERE id NOT IN (SELECT character_id FROM lines WHERE character_id IS NOT NULL)"
         " AND id NOT IN (SELECT character_id FROM speakers WHERE character_id IS NOT NULL)"
+        " AND name NOT IN (SELECT character FROM personas UNION SELECT character FROM memories"
+        " UNION SELECT character FROM exchanges)"
     )

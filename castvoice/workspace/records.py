@@ -25,16 +25,18 @@ def set_media(conn: sqlite3.Connection, path: Path, duration: float, sample_rate
     )
 
 
-def replace_lines(conn: sqlite3.Connection, track: SubtitleTrack) -> None:
+def replace_lines(conn: sqlite3.Connection, track: SubtitleTrack) -> list[int]:
     """The lines and sound events of a subtitle track (or of speech recognition), replacing all before;
-    names the subtitles give are set at once."""
+    names the subtitles give are set at once. Returns the new lines' ids, in the track's order."""
     conn.execute("DELETE FROM lines")
     conn.execute("DELETE FROM sound_events")
+    ids = []
     for cue in track.cues:
         line_id = conn.execute(
             "INSERT INTO lines (start, end, cue_start, cue_end, text, speaker_hint) VALUES (?, ?, ?, ?, ?, ?)",
             (cue.start, cue.end, cue.start, cue.end, cue.text, cue.speaker),
         ).lastrowid
+        ids.append(line_id)
         if cue.speaker:
             name_line(conn, line_id, cue.speaker, "subtitle", 1.0)
     conn.executemany(
@@ -42,6 +44,7 @@ def replace_lines(conn: sqlite3.Connection, track: SubtitleTrack) -> None:
         [(e.start, e.end, e.text) for e in track.events],
     )
     drop_unused_characters(conn)
+    return ids
 
 
 def replace_script_blocks(conn: sqlite3.Connection, blocks: Iterable[DialogueBlock]) -> None:
@@ -153,3 +156,9 @@ def set_override(conn: sqlite3.Connection, label: str, decision: str) -> None:
 def set_settings(conn: sqlite3.Connection, settings: Mapping[str, object]) -> None:
     for key, value in settings.items():
         db.set_setting(conn, key, str(value))
+
+
+def replace_overrides(conn: sqlite3.Connection, overrides: Mapping[str, str]) -> None:
+    """The clips included or excluded by hand (label -> decision), replacing all before."""
+    conn.execute("DELETE FROM clip_overrides")
+    conn.executemany("INSERT INTO clip_overrides (label, decision) VALUES (?, ?)", overrides.items())
