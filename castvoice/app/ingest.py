@@ -49,6 +49,7 @@ class IngestResult:
     ran: list[str]
     skipped: list[str]
     snapshot: snapshots.Snapshot | None = None  # the database before this run replaced results
+    reused: dict[str, Path] = field(default_factory=dict)  # inputs not given this time, taken from the last run
 
 
 def _file_digest(path: Path) -> str:
@@ -128,6 +129,7 @@ def ingest(
     movie = Path(movie).resolve()
     info = probe(movie)
     ws = Workspace(workspace or default_for_movie(movie))
+    given = (subs, script)
     subs, script, subs_offset = _inputs(ws, subs, script, subs_offset, no_subs, no_script)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
     screenplay = read_screenplay(script) if script else None
@@ -165,6 +167,9 @@ def ingest(
     with ws.exclusive():
         try:
             result = run_stages(ws, stages)
+            result.reused = {what: path for what, path, mine in (("subtitles", subs, given[0]),
+                                                                 ("screenplay", script, given[1]))
+                             if path is not None and mine is None}
         except CastvoiceError:  # audio that fails to decode part-way: leave no new workspace behind
             if created is not None:
                 ws.close()
@@ -182,11 +187,9 @@ def _inputs(ws: Workspace, subs: Path | None, script: Path | None, subs_offset: 
     before = (lambda key: db.get_setting(ws.conn, key)) if is_workspace(ws.root) else (lambda key: None)
     if subs is None and not no_subs and before("subtitles"):
         subs = Path(before("subtitles"))
-        log.info("using the subtitles given before: %s (--no-subs for none)", subs)
         subs_offset = float(before("subs_offset") or 0.0) if subs_offset is None else subs_offset
     if script is None and not no_script and before("screenplay"):
         script = Path(before("screenplay"))
-        log.info("using the screenplay given before: %s (--no-script for none)", script)
     return subs, script, subs_offset or 0.0
 
 

@@ -40,6 +40,8 @@ def ingest(
                         num_speakers=num_speakers, text_only=text_only, no_subs=no_subs, no_script=no_script,
                         discard_edits=discard_edits)
     stdout.print(f"workspace: {result.workspace.root}")
+    for what, path in result.reused.items():
+        stdout.print(f"{what}: {path}, as given before (--no-{'subs' if what == 'subtitles' else 'script'} for none)")
     stdout.print(f"stages run: {', '.join(result.ran) or 'none'}; up to date: {', '.join(result.skipped) or 'none'}")
     if result.snapshot:
         stdout.print("the workspace as it was before is kept; `castvoice undo` brings it back")

@@ -35,7 +35,7 @@ def _every_other_cue(source: Path, target: Path) -> Path:
 def test_a_rerun_without_inputs_uses_those_given_before(demo, demo_workspace, tmp_path):
     root = copy_workspace(demo_workspace, tmp_path / "ws")
     done = castvoice("ingest", demo / "demo.mp4", "-w", root)
-    assert "stages run: none" in done.stdout and "given before" in done.stderr
+    assert "stages run: none" in done.stdout and "as given before" in done.stdout
     assert {line["character"] for line in _lines(root)} == {"Diane", "Marcus", "Oliver"}
 
 
