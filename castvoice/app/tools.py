@@ -52,9 +52,11 @@ def align(media: Path, text_source: Path, out: Path, language: str = "en") -> in
         cues = read_subtitles(text_source, duration=duration).cues
         if not cues:
             raise InputError("no spoken cues within the media's length", text_source)
-        words = [w for cue in aligner.align_segments(audio, [(c.start, c.end, c.text) for c in cues]) for w in cue]
+        with track("aligning words"):
+            words = [w for cue in aligner.align_segments(audio, [(c.start, c.end, c.text) for c in cues]) for w in cue]
     else:
-        words = aligner.align(audio, _read_transcript(text_source))
+        with track("aligning words"):
+            words = aligner.align(audio, _read_transcript(text_source))
     if not words:
         raise InputError("the text holds no words to align", text_source)
     if out.suffix.lower() == ".json":

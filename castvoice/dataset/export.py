@@ -29,6 +29,7 @@ import soxr
 
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError, InputError
+from castvoice.progress import Task, track
 from castvoice.text.normalize import slug
 
 MARKER = ".castvoice-export"
@@ -56,6 +57,7 @@ class _Build:
     clips: list[DatasetClip]
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    progress: Task | None = None
 
     @property
     def kept(self) -> list[DatasetClip]:
@@ -74,6 +76,8 @@ class _Build:
         # Resampling can overshoot full scale; float beyond ±1 would wrap around in 16-bit PCM.
         sf.write(path, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16")
         self.seconds += len(samples) / rate
+        if self.progress is not None:
+            self.progress.advance()
 
     def text(self, name: str, content: str) -> None:
         self._path(name).write_text(content, encoding="utf-8", newline="\n")
@@ -106,7 +110,8 @@ def export_dataset(clips: list[DatasetClip], out: Path, fmt: str, speaker: str) 
     build = _Build(_sibling(out, "export"), out, dataset_format.sample_rate, speaker, clips)
     build.root.mkdir(parents=True)
     try:
-        dataset_format.write(build)
+        with track(f"exporting {fmt}", total=len(build.kept)) as build.progress:
+            dataset_format.write(build)
         build.text(MARKER, json.dumps({"format": fmt, "speaker": speaker, "clips": len(build.kept)}) + "\n")
         _replace(out, build.root)
     finally:
