@@ -20,6 +20,7 @@ import soxr
 
 from castvoice.atomic import write_text_atomic
 from castvoice.dataset.types import DatasetClip
+from castvoice.progress import track
 
 AUDIO_RATE = 22_050
 # libsndfile's LAME in variable bit rate: about 43 kbit/s for speech at 22 kHz mono.
@@ -56,6 +57,11 @@ def write_report(path: Path, character: str, clips: Sequence[DatasetClip], movie
     ordered = sorted(clips, key=lambda clip: (clip.start, clip.end, clip.id))
     summary = summarize(ordered)
     score_keys = _score_keys(ordered)
+    rows = []
+    with track(f"report on {character}", total=len(ordered)) as progress:
+        for clip in ordered:  # each clip's audio is encoded into the page
+            rows.append(_row(clip, score_keys))
+            progress.advance()
     page = _template().render(
         character=character,
         movie_name=movie_name,
@@ -64,7 +70,7 @@ def write_report(path: Path, character: str, clips: Sequence[DatasetClip], movie
         total_seconds=sum(clip.duration for clip in ordered),
         charts=_charts(ordered, [s for s in summary if s.kind in ("kept", "reason")], movie_duration, thresholds),
         score_keys=score_keys,
-        rows=[_row(clip, score_keys) for clip in ordered],
+        rows=rows,
     )
     write_text_atomic(path, page)
     return path
