@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from castvoice.errors import CastvoiceError
+from castvoice.processes import tied_to_this_process
 
 KOKORO_JS = "kokoro-js@1.2.1"
 KOKORO_JS_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
@@ -67,7 +68,7 @@ def kokoro_voices() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             ["npm", "pack", KOKORO_JS, "--pack-destination", tmp, "--silent"],
-            capture_output=True, text=True, check=False,
+            capture_output=True, text=True, check=False, preexec_fn=tied_to_this_process(),
         )
         if done.returncode != 0:
             raise CastvoiceError(f"npm pack {KOKORO_JS} failed: {done.stderr.strip().splitlines()[-1:]}")

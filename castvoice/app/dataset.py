@@ -21,9 +21,12 @@ __all__ = ["CheckSettings", "CleanSettings", "EnhanceSettings", "clean", "summar
 
 def clean(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
     """Build (or bring up to date) a character's clips: cut, clean and check each; settings default to
-    those last used for the character. Returns every clip, kept or not."""
-    from castvoice.dataset.clean import clean_clips
+    those last used for the character. Returns every clip, kept or not. A read-only workspace gives the clips
+    as they are, when they are up to date."""
+    from castvoice.dataset.clean import built_clips, clean_clips
 
+    if ws.read_only and settings is None:
+        return built_clips(ws, name)
     with ws.exclusive():
         return clean_clips(ws, name, settings)
 
@@ -87,12 +90,13 @@ def report(ws: Workspace, name: str, out: Path | None = None) -> Path:
     from castvoice.dataset.report import write_report
     from castvoice.workspace.catalog import media_duration, movie_path
 
+    if out is None and ws.read_only:
+        raise CastvoiceError("the workspace is read-only; write the report elsewhere with --out FILE.html", ws.root)
     found = clean(ws, name)
     character = found[0].character if found else name
-    checks = asdict(stored_settings(ws, character).checks)
+    checks = asdict((stored_settings(ws, character) or CleanSettings()).checks)
     thresholds = {"snr_db": checks["min_snr_db"], "similarity": checks["min_similarity"],
                   "min_duration": checks["min_duration"], "max_duration": checks["max_duration"]}
     path = out or ws.report_file(character)
-    path.parent.mkdir(parents=True, exist_ok=True)
     movie = movie_path(ws)
     return write_report(path, character, found, media_duration(ws), movie.name if movie else None, thresholds)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from castvoice.atomic import atomic_path
-from castvoice.errors import CastvoiceError
+from castvoice.atomic import atomic_path, check_writable
+from castvoice.errors import FILE_IN_THE_WAY, CastvoiceError
 from castvoice.voice.backends import backend_help
 from castvoice.voice.profile import VoiceProfile
 from castvoice.voice.speak import SpeakResult
@@ -29,8 +29,12 @@ def voice_folders(workspace: Path | None) -> list[Path]:
     except CastvoiceError:
         if workspace is not None:
             raise
-        return [library_dir()]
-    return ([Workspace(root).voices_dir] if is_workspace(root) else []) + [library_dir()]
+        root = None
+    folders = ([Workspace(root).voices_dir] if root is not None and is_workspace(root) else []) + [library_dir()]
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise CastvoiceError(FILE_IN_THE_WAY, folder)
+    return folders
 
 
 def create_voice(workspace: Path | None, name: str, recordings: list[Path] | None = None, backend: str = "kokoro",
@@ -55,6 +59,7 @@ def create_voice(workspace: Path | None, name: str, recordings: list[Path] | Non
         references = [load_audio(r.clip.audio_file) for r in picked]
         name = picked[0].clip.character
         source, folder = f"{len(picked)} clips of {name}", ws.voices_dir
+    check_writable(folder)
     profile = make_profile(name, backend, references, budget_minutes * 60, source)
     return profile, save_profile(profile, folder, replace)
 

@@ -162,7 +162,8 @@ def _line_vectors(ws: Workspace, lines: list[tuple[int, str]], embedder: TextEmb
     missing = [(i, text) for i, text in lines if stored.get(i, ("", "", b""))[:2] != (embedder.name, text)]
     if missing:
         made = [to_blob(vector) for vector in embedder.passages([text for _, text in missing])]
-        store_line_text_vectors(ws, [(line_id, embedder.name, text, blob)
-                                     for (line_id, text), blob in zip(missing, made)])
+        if not ws.read_only:  # a read-only workspace is read as it is; the vectors are made again next time
+            store_line_text_vectors(ws, [(line_id, embedder.name, text, blob)
+                                         for (line_id, text), blob in zip(missing, made)])
         stored.update({line_id: (embedder.name, text, blob) for (line_id, text), blob in zip(missing, made)})
     return from_blobs([stored[i][2] for i, _ in lines], embedder.dim)

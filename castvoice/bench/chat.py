@@ -24,6 +24,7 @@ import numpy as np
 
 from castvoice.bench import report
 from castvoice.console import log
+from castvoice.processes import tied_to_this_process
 
 CHARACTER = "Diane"
 VOICE = "af_bella"
@@ -168,7 +169,7 @@ def _skip_space(text: str, at: int) -> int:
 
 def _castvoice(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "castvoice", *map(str, args)], input=stdin, capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, preexec_fn=tied_to_this_process())
     if done.returncode != 0:
         raise RuntimeError(f"castvoice {args[0]} failed: {done.stderr.strip()[-500:]}")
     return done

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from castvoice.processes import tied_to_this_process
+
 RATE = 16_000
 SPEECH_EVERY = 300.0  # seconds
 
@@ -41,7 +43,8 @@ _MEASURE = (
 
 def peak_rss_mib(*args: str) -> float:
     """Run one castvoice command in a fresh process and return its peak resident memory in MiB."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, check=True,
+                          preexec_fn=tied_to_this_process())
     line = next(l for l in done.stderr.splitlines() if l.startswith("peak_rss_kib"))
     return int(line.split()[1]) / 1024
 

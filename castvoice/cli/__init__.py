@@ -3,6 +3,7 @@ Each command parses its options, calls one function of `castvoice.app` and print
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 # Each command module registers its commands; in this order they are listed in --help.
@@ -14,17 +15,22 @@ from castvoice.cli import tools  # noqa: F401
 from castvoice.cli import bench  # noqa: F401
 from castvoice.cli.base import app, progress_renderer
 from castvoice.console import log, stderr
-from castvoice.errors import CastvoiceError
+from castvoice.errors import user_error
 from castvoice.progress import reporting
+from castvoice.workspace import db
 
 
 def run() -> None:
-    """Entry point: one-line errors with exit status 2 for problems the user can fix."""
+    """Entry point: one-line errors with exit status 2 for problems the user can fix or meet (bad input, a full
+    disk, permissions, a read-only workspace, a damaged file); anything else is a bug and shows its traceback."""
     try:
         with reporting(progress_renderer):
             app()
-    except CastvoiceError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:
+        problem = user_error(error, db.last_opened if isinstance(error, sqlite3.Error) else None)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
         log.debug("details", exc_info=True)
         sys.exit(2)
     except KeyboardInterrupt:

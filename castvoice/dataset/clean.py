@@ -49,8 +49,25 @@ def stored_settings(ws: Workspace, character: str) -> CleanSettings | None:
     return CleanSettings.from_json(text) if text else None
 
 
-def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
-    """Build (or bring up to date) a character's clips; settings default to the last used, else defaults."""
+@dataclass
+class _Plan:
+    """What bringing a character's clips up to date takes."""
+
+    character: str
+    settings: CleanSettings
+    language: str
+    folder: Path
+    voices: VoiceScorer
+    labels: list[str]  # every clip, in film order
+    todo: list[_Pending]  # clips to build
+    stale: list[str]  # clips whose lines are gone
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.todo and not self.stale
+
+
+def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
     lines = lines_of(ws, name)
     if not lines:
         raise CastvoiceError(f"{name!r} has no lines to build a dataset from", ws.root)
@@ -61,7 +78,6 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
     cuts = _group_cuts(ws, groups)
     words = catalog.words_by_line(ws)
     folder = ws.clips_dir(character)
-    folder.mkdir(parents=True, exist_ok=True)
     voices = VoiceScorer(ws, character, settings.checks.min_similarity)
     existing = catalog.clip_fingerprints(ws, character)
     labels, todo = [], []
@@ -76,29 +92,47 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
                               group_words, voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
             todo.append(_Pending(label, group, cut, group_words, fingerprint))
-    reused = len(groups) - len(todo)
-    with track(f"cleaning and checking {character}", total=len(groups), done=reused) as progress:
+    return _Plan(character, settings, language, folder, voices, labels, todo, sorted(set(existing) - set(labels)))
+
+
+def built_clips(ws: Workspace, name: str) -> list[DatasetClip]:
+    """A character's clips as last built, provided they are up to date: for a read-only workspace, where
+    `clean_clips` cannot run. (Built with the settings last used, nothing needs re-judging.)"""
+    plan = _plan(ws, name, None)
+    if not plan.up_to_date:
+        raise CastvoiceError(f"{plan.character}'s clips need building first, which writes to the workspace, and "
+                             "it is read-only; make it writable or work on a copy", ws.root)
+    return catalog.clips_of(ws, plan.character)
+
+
+def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
+    """Build (or bring up to date) a character's clips; settings default to the last used, else defaults."""
+    plan = _plan(ws, name, settings)
+    character, settings, folder, voices = plan.character, plan.settings, plan.folder, plan.voices
+    folder.mkdir(parents=True, exist_ok=True)
+    reused = len(plan.labels) - len(plan.todo)
+    with track(f"cleaning and checking {character}", total=len(plan.labels), done=reused) as progress:
         sources: deque = deque()  # source audio of the clips handed to the cleaners, read once
 
         def cleaner_jobs():
-            for pending in todo:
+            for pending in plan.todo:
                 sources.append(_source_audio(ws, pending))
                 yield sources[-1]
 
-        for pending, cleaned in zip(todo, enhance_many(cleaner_jobs(), settings.clean)):
-            clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, language, settings, voices, folder)
+        for pending, cleaned in zip(plan.todo, enhance_many(cleaner_jobs(), settings.clean)):
+            clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, plan.language, settings, voices,
+                                       folder)
             with ws.transaction() as conn:
                 records.store_clip(conn, clip, steps, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
             progress.advance()
     with ws.transaction() as conn:
-        stale = sorted(set(existing) - set(labels))
-        records.delete_clips(conn, stale)
+        records.delete_clips(conn, plan.stale)
         records.set_clip_reasons(conn, {label: failed_check(scores, settings.checks)
                                         for label, scores in catalog.clip_scores(ws, character).items()})
         db.set_setting(conn, settings_key(character), settings.to_json())
-    for label in stale:
+    for label in plan.stale:
         (folder / f"{label}.flac").unlink(missing_ok=True)
-    log.info("%s: %d clips up to date, %d built", character, reused, len(groups) - reused)
+    log.info("%s: %d clips up to date, %d built", character, reused, len(plan.labels) - reused)
     return catalog.clips_of(ws, character)
 
 

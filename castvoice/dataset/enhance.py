@@ -193,8 +193,11 @@ def enhance_many(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from castvoice.processes import tied_to_this_process
+
     # spawn: a forked child would inherit the parent's ONNX Runtime thread pools mid-flight.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=tied_to_this_process()) as pool:
         pending: deque = deque()
         for audio, rate, words in clips:
             pending.append(pool.submit(enhance, audio, rate, settings, words))

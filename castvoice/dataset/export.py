@@ -7,12 +7,14 @@ space and straight double quotes are dropped, because the trainers split lines o
 with csv.reader or pandas, which take a field starting with `"` as quoted.
 
 An export is built in a hidden sibling folder and renamed onto `out` at the end, so `out` always
-holds either the previous dataset or the new one, complete. A marker file tells castvoice's exports
+holds either the previous dataset or the new one, complete (an export killed between moving the previous
+one aside and renaming the new one into place is put right by the next). A marker file tells castvoice's exports
 from other folders: a non-empty `out` without it is never touched.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -28,7 +30,8 @@ import soundfile as sf
 import soxr
 
 from castvoice.dataset.types import DatasetClip
-from castvoice.errors import CastvoiceError, InputError
+from castvoice.errors import CastvoiceError, InputError, writing
+from castvoice.processes import abandoned
 from castvoice.progress import Task, track
 from castvoice.text.normalize import slug
 
@@ -106,14 +109,15 @@ def export_dataset(clips: list[DatasetClip], out: Path, fmt: str, speaker: str) 
     dataset_format = FORMATS[fmt]
     _check_clips(clips)
     out = Path(out).absolute()
+    _recover(out)
     _check_target(out)
     build = _Build(_sibling(out, "export"), out, dataset_format.sample_rate, speaker, clips)
-    build.root.mkdir(parents=True)
     try:
-        with track(f"exporting {fmt}", total=len(build.kept)) as build.progress:
+        with writing(out, build.root), track(f"exporting {fmt}", total=len(build.kept)) as build.progress:
+            build.root.mkdir(parents=True)
             dataset_format.write(build)
-        build.text(MARKER, json.dumps({"format": fmt, "speaker": speaker, "clips": len(build.kept)}) + "\n")
-        _replace(out, build.root)
+            build.text(MARKER, json.dumps({"format": fmt, "speaker": speaker, "clips": len(build.kept)}) + "\n")
+            _replace(out, build.root)
     finally:
         shutil.rmtree(build.root, ignore_errors=True)
     return ExportSummary(fmt, out, len(build.kept), round(build.seconds, 3), sorted(build.files))
@@ -137,10 +141,21 @@ def _check_target(out: Path) -> None:
 
 
 def _sibling(out: Path, purpose: str) -> Path:
-    """A hidden path beside `out` for this process; what a killed run left there is removed."""
-    path = out.parent / f".{out.name}.{purpose}-{os.getpid()}"
-    shutil.rmtree(path, ignore_errors=True)
-    return path
+    """A hidden path beside `out` for this process."""
+    return out.parent / f".{out.name}.{purpose}-{os.getpid()}"
+
+
+def _recover(out: Path) -> None:
+    """Undo what killed exports left beside `out`: a build is removed, and an earlier export that was moved
+    aside (killed between the two renames of `_replace`) goes back to `out`."""
+    for left in sorted(out.parent.glob(f".{glob.escape(out.name)}.*-*")):
+        purpose, _, pid = left.name.removeprefix(f".{out.name}.").rpartition("-")
+        if purpose not in ("export", "old") or not abandoned(pid):
+            continue  # not ours, or another export to the same place is under way
+        if purpose == "old" and not out.exists():
+            os.replace(left, out)
+        else:
+            shutil.rmtree(left, ignore_errors=True)
 
 
 def _replace(out: Path, built: Path) -> None:

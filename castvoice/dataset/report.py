@@ -57,9 +57,9 @@ def write_report(path: Path, character: str, clips: Sequence[DatasetClip], movie
     ordered = sorted(clips, key=lambda clip: (clip.start, clip.end, clip.id))
     summary = summarize(ordered)
     score_keys = _score_keys(ordered)
-    with track(f"writing {character}'s report", total=len(ordered)) as progress:
-        rows = []
-        for clip in ordered:
+    rows = []
+    with track(f"report on {character}", total=len(ordered)) as progress:
+        for clip in ordered:  # each clip's audio is encoded into the page
             rows.append(_row(clip, score_keys))
             progress.advance()
     page = _template().render(

@@ -10,6 +10,7 @@ import sys
 import time
 
 from castvoice.errors import CastvoiceError
+from castvoice.processes import tied_to_this_process
 
 
 def free_port() -> int:
@@ -27,7 +28,7 @@ def spawn(port: int, wait_seconds: float = 120.0, env: dict | None = None, **ser
     args = {"host": "127.0.0.1", "port": port, "log_level": "warning", **serve_args}
     code = "import json, sys; from castvoice.service.server import serve; serve(**json.loads(sys.argv[1]))"
     process = subprocess.Popen([sys.executable, "-c", code, json.dumps(args, default=str)],
-                               env={**os.environ, **(env or {})})
+                               env={**os.environ, **(env or {})}, preexec_fn=tied_to_this_process())
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:

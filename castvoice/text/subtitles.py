@@ -129,34 +129,55 @@ def _seconds(hours: str | None, minutes: str, seconds: str, fraction: str | None
     return value + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
+_VTT_BLOCKS = ("WEBVTT", "NOTE", "STYLE", "REGION")  # blocks without a timing line that are not cues
+
+
 def _parse_timed_blocks(
     lines: list[str], name: str, warnings: list[str], webvtt: bool
 ) -> list[RawCue]:
     """Parse SRT or WebVTT: a timing line "A --> B [settings]" followed by text lines.
 
     In WebVTT only an empty line ends a cue (a line of spaces belongs to it); in SRT any
-    blank line does. Identifiers, NOTE, STYLE and header lines outside cues are ignored.
+    blank line does. Identifiers, NOTE, STYLE and header lines outside cues are ignored;
+    other text outside a cue (a cue whose timing line is missing or has no arrow) is
+    skipped with a warning.
     """
     cues: list[tuple[float, float, list[str]]] = []
     text: list[str] | None = None
+    loose: list[tuple[int, str]] = []  # (line number, line) outside any cue since the last blank line
+
+    def skip_loose() -> None:
+        found = [(number, line) for number, line in loose if not line.strip().isdigit()]  # not cue numbers
+        if found and not (webvtt and found[0][1].startswith(_VTT_BLOCKS)):
+            number, line = found[0]
+            warnings.append(f"{name}: line {number}: text outside any cue (no timing line with -->) "
+                            f"{line.strip()!r}; cue skipped")
+        loose.clear()
+
     for number, line in enumerate(lines, 1):
         if "-->" in line:
             if text and text[-1].strip().isdigit():
                 text.pop()  # the next cue's number, when no blank line came before it
+            del loose[-1:]  # the cue's identifier
+            skip_loose()
             match = _TIMING_LINE.fullmatch(line)
             times = match and (_seconds(*match.groups()[:4]), _seconds(*match.groups()[4:]))
             if not times or None in times:
                 warnings.append(
                     f"{name}: line {number}: unreadable cue timing {line.strip()!r}; cue skipped"
                 )
-                text = None
+                text = []  # the skipped cue's text goes nowhere
                 continue
             text = []
             cues.append((times[0], times[1], text))
         elif (line == "") if webvtt else (not line.strip()):
             text = None
+            skip_loose()
         elif text is not None:
             text.append(line)
+        else:
+            loose.append((number, line))
+    skip_loose()
     return [(start, end, "\n".join(text), None) for start, end, text in cues]
 
 
@@ -164,6 +185,7 @@ _ASS_DEFAULT_FORMAT = [
     "layer", "start", "end", "style", "name", "marginl", "marginr", "marginv", "effect", "text"
 ]
 _ASS_TIME = re.compile(_TIMESTAMP)
+_ASS_EVENTS = ("format", "dialogue", "comment", "picture", "sound", "movie", "command")
 
 
 def _parse_ass(lines: list[str], name: str, warnings: list[str]) -> list[RawCue]:
@@ -178,6 +200,9 @@ def _parse_ass(lines: list[str], name: str, warnings: list[str]) -> list[RawCue]
             continue
         key, _, value = line.partition(":")
         key = key.strip().lower()
+        if in_events and line and not line.startswith(";") and key not in _ASS_EVENTS:
+            warnings.append(f"{name}: line {number}: not a Dialogue line {line!r}; skipped")
+            continue
         if not in_events or key not in ("format", "dialogue"):
             continue  # styles, script info, and Comment events are not spoken
         if key == "format":

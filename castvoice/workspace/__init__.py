@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from castvoice.errors import CastvoiceError
+from castvoice.errors import READ_ONLY_WORKSPACE, CastvoiceError
 from castvoice.text.normalize import slug
 from castvoice.workspace import db
 
@@ -67,18 +67,27 @@ class Workspace:
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
+        """The database; read-only where the workspace cannot be written."""
         return db.connect(self.db_path)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the workspace cannot be written (a read-only folder, database or file system)."""
+        return not db.writable(self.db_path)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: everything inside lands together or not at all."""
+        if self.read_only:
+            raise CastvoiceError(READ_ONLY_WORKSPACE, self.root)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite has already rolled back after some errors (a full disk)
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -87,6 +96,8 @@ class Workspace:
 
         from castvoice.atomic import remove_temp_files
 
+        if self.read_only:
+            raise CastvoiceError(READ_ONLY_WORKSPACE, self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as handle:
             try:

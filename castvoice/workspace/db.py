@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -153,13 +154,47 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# The database this process opened last: SQLite's errors do not say which file they are about.
+last_opened: Path | None = None
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) a workspace database and bring its schema up to date."""
+    """Open (creating if needed) a workspace database and bring its schema up to date. Where it cannot be
+    written (a read-only folder, file or file system) it is opened read-only, as it is."""
+    global last_opened
+    last_opened = path
+    if not writable(path):
+        return _connect_read_only(path)
     conn = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     migrate(conn)
+    return conn
+
+
+def writable(path: Path) -> bool:
+    """Whether the database at `path` can be written: its folder, and the file where it exists."""
+    path = Path(path)
+    folder_ok = not path.parent.exists() or os.access(path.parent, os.W_OK)
+    return folder_ok and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # SQLite reads a WAL database read-only only through its -shm index, which it cannot create here. When a
+    # log is left (a process was killed), the -shm file beside it serves; with no log the file holds
+    # everything and is opened as immutable, which needs no index.
+    left = Path(f"{path}-wal").exists()
+    uri = f"{Path(path).absolute().as_uri()}?{'mode=ro' if left else 'immutable=1'}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    version = schema_version(conn)
+    if version != SCHEMA_VERSION:
+        conn.close()
+        if version > SCHEMA_VERSION:
+            raise CastvoiceError(_newer_schema(version), path)
+        raise CastvoiceError("the workspace is read-only and was made by an older castvoice: it must be updated, "
+                             "which writes to it; make it writable once", path)
     return conn
 
 
@@ -172,13 +207,14 @@ def migrate(conn: sqlite3.Connection) -> None:
     version = schema_version(conn)
     if version > SCHEMA_VERSION:
         path = conn.execute("PRAGMA database_list").fetchone()[2] or None
-        raise CastvoiceError(
-            f"workspace schema version {version} is newer than this castvoice understands ({SCHEMA_VERSION});"
-            " upgrade castvoice or use another workspace",
-            path,
-        )
+        raise CastvoiceError(_newer_schema(version), path)
     for number in range(version, SCHEMA_VERSION):
         conn.executescript(f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;")
+
+
+def _newer_schema(version: int) -> str:
+    return (f"workspace schema version {version} is newer than this castvoice understands ({SCHEMA_VERSION});"
+            " upgrade castvoice or use another workspace")
 
 
 def now() -> str:

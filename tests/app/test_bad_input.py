@@ -163,3 +163,15 @@ def test_cues_past_the_end_are_clamped_or_dropped_with_a_warning(inputs, tmp_pat
 
     listed = json.loads(castvoice("lines", "leo", "--json", "-w", root).stdout)
     assert [(r["start"], r["end"]) for r in listed] == [(0.5, 1.0), (1.5, pytest.approx(2.0, abs=1e-3))]
+
+
+def test_a_cue_without_a_timing_line_is_dropped_with_a_warning(inputs, tmp_path):
+    subs = tmp_path / "broken.srt"
+    subs.write_text("1\n00:00:00,200 --> 00:00:00,800\nLEO: First line here.\n\n"
+                    "2\n00:00:01,000 -> 00:00:01,600\nMIA: The second line.\n")
+    done = castvoice("ingest", "--text-only", inputs / "tone.mkv", "--subs", subs, "-w", tmp_path / "ws")
+    said = " ".join(done.stderr.split())  # log lines may wrap
+    assert said.count("broken.srt:") == 1 and "broken.srt: line 6: text outside any cue" in said, done.stderr
+    assert "cue skipped" in said
+    assert [r["text"] for r in json.loads(castvoice("lines", "--json", "-w", tmp_path / "ws").stdout)] == [
+        "First line here."]

@@ -105,6 +105,39 @@ Good two.
     assert "\n" not in track.warnings[0]
 
 
+@pytest.mark.parametrize("broken,line", [
+    ("2\n00:00:03,000 -> 00:00:04,000\nLost.\n", 6),  # no arrow
+    ("2\n00:00:03,000 00:00:04,000\nLost.\n", 6),  # no separator at all
+    ("\nLost, after an empty line.\n", 6),  # text that a blank line cut from its timing
+])
+def test_a_cue_without_a_timing_line_is_skipped_with_warning(broken, line):
+    text = f"1\n00:00:01,000 --> 00:00:02,000\nGood one.\n\n{broken}\n3\n00:00:06,000 --> 00:00:07,000\nGood two.\n"
+    track = parse_subtitles(text, "bad.srt")
+    assert texts(track) == ["Good one.", "Good two."]
+    assert len(track.warnings) == 1, track.warnings
+    assert track.warnings[0].startswith(f"bad.srt: line {line}:") and "skipped" in track.warnings[0]
+
+
+def test_webvtt_header_note_and_style_blocks_are_not_cues():
+    text = ("WEBVTT\nKind: captions\n\nNOTE a note\nover two lines\n\nSTYLE\n::cue { color: red }\n\n"
+            "id-1\n00:01.000 --> 00:02.000\nHello.\n\n00:03.000 - 00:04.000\nLost.\n")
+    track = parse_subtitles(text, "x.vtt")
+    assert texts(track) == ["Hello."]
+    assert track.warnings == ["x.vtt: line 14: text outside any cue (no timing line with -->) '00:03.000 - 00:04.000'; "
+                              "cue skipped"]
+
+
+def test_an_unknown_ass_event_line_is_skipped_with_warning():
+    text = ("[Script Info]\nScriptType: v4.00+\n\n[Events]\n"
+            "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+            "Dialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,Hello.\n"
+            "Dialog: 0,0:00:03.00,0:00:04.00,Default,,0,0,0,,Lost.\n"
+            "Comment: 0,0:00:05.00,0:00:06.00,Default,,0,0,0,,A note.\n")
+    track = parse_subtitles(text, "x.ass")
+    assert texts(track) == ["Hello."]
+    assert len(track.warnings) == 1 and track.warnings[0].startswith("x.ass: line 7: not a Dialogue line")
+
+
 def test_end_before_start_is_skipped_with_warning():
     text = "1\n00:00:05,000 --> 00:00:04,000\nBackwards.\n\n2\n00:00:06,000 --> 00:00:07,000\nFine.\n"
     track = parse_subtitles(text, "x.srt")
