@@ -90,11 +90,12 @@ def export_voice(workspace: Path | None, name: str, file: Path) -> Path:
     return file
 
 
-def import_voice(workspace: Path | None, file: Path, replace: bool = False) -> Path:
-    """Check a .cvoice file and add it to the workspace's voices (or, outside one, the library)."""
+def import_voice(workspace: Path | None, file: Path, replace: bool = False, name: str | None = None) -> Path:
+    """Check a .cvoice file and add it to the workspace's voices (or, outside one, the library), under `name`
+    when given, else under the name it was saved with."""
     from castvoice.voice.profile import import_profile
 
-    return import_profile(file, voice_folders(workspace)[0], replace)
+    return import_profile(file, voice_folders(workspace)[0], replace, name)
 
 
 def speak(workspace: Path | None, voice: str, text: str, out: Path | None, play: bool = False) -> SpeakResult:

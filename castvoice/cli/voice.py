@@ -63,13 +63,14 @@ def voice_export(
 @voice_app.command("import")
 def voice_import(
     file: Annotated[Path, typer.Argument(help="A .cvoice file.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="Import it under this name instead of its own.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a voice of the same name.")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Check a voice profile file and add it to the workspace (or, outside one, the voice library)."""
     from castvoice.app.voices import import_voice
 
-    stdout.print(f"voice imported: {import_voice(workspace, file, replace)}")
+    stdout.print(f"voice imported: {import_voice(workspace, file, replace, name)}")
 
 
 @app.command()

@@ -21,17 +21,19 @@ from starlette.exceptions import HTTPException
 from castvoice import __version__
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
-from castvoice.service.audio import AUDIO_FORMATS, audio_format, encode, pcm16, streaming_wav_header
+from castvoice.service.audio import AUDIO_FORMATS, audio_format, decode_upload, encode, pcm16, streaming_wav_header
+from castvoice.service.clones import clone_key
 from castvoice.service.emotion import inline_tags
-from castvoice.service.engine import Engine, Speech, Transcription
+from castvoice.service.engine import Engine, Speech, Transcription, check_speech
 from castvoice.service.errors import ApiError, error_body
 from castvoice.service.models import EMOTION_BACKENDS
 from castvoice.service.process import resident_bytes
 from castvoice.service.settings import Settings
 from castvoice.service.work import Job, WorkQueue
 from castvoice.speech.formats import to_document, to_srt, to_vtt
+from castvoice.voice.profile import VoiceProfile
 
-AudioFormatName = Literal["wav", "flac", "mp3", "opus", "pcm"]
+AudioFormatName = Literal[tuple(AUDIO_FORMATS)]
 OpenAITextFormat = Literal["json", "text", "srt", "vtt", "verbose_json"]
 BUILD_QUEUE = 2  # voice builds that may wait while one runs
 BEARER = HTTPBearer(auto_error=False, description="Required when the server was started with a token.")
@@ -94,8 +96,8 @@ class SpeechRequest(BaseModel):
 
     model: str = "tts-1"
     input: str
-    voice: str | VoiceRef = "default"
-    response_format: str = "mp3"
+    voice: str | VoiceRef = Field(description="A stored voice id, a stock voice, an OpenAI voice name, or 'default'.")
+    response_format: AudioFormatName = "mp3"
     speed: float = 1.0
     instructions: str | None = Field(None, description="Accepted and ignored: the voices take no instructions.")
     stream_format: Literal["audio", "sse"] = "audio"
@@ -137,18 +139,31 @@ def create_app(settings: Settings) -> FastAPI:
                                 f"{settings.max_text_chars}", "text_too_long", param)
 
     async def speech_response(make: Callable[[], Speech], fmt_name: str, stream: bool, request: Request,
-                              timeout: float, queue: WorkQueue = work) -> Response:
-        """Speech made on `queue`, sent whole, or piece by piece as it is made when `stream`."""
-        fmt = audio_format(fmt_name, streaming=stream)
+                              format_param: str = "format") -> Response:
+        """Speech made on the work queue, sent whole, or piece by piece as it is made when `stream`."""
+        fmt = audio_format(fmt_name, stream, format_param)
+        timeout = settings.request_timeout
         if not stream:
             def whole(job: Job) -> bytes:
                 speech = make()
                 pieces = list(engine.say(speech, job))
                 return encode(np.concatenate(pieces) if pieces else np.zeros(0, np.float32), speech.sample_rate, fmt)
 
-            audio = await queue.run(whole, timeout, request.is_disconnected)
+            audio = await work.run(whole, timeout, request.is_disconnected)
             return Response(audio, media_type=fmt.media_type)
-        return await _streamed(queue, make, engine.say, fmt_name, request, timeout)
+        return await _streamed(work, make, engine.say, fmt_name, request, timeout)
+
+    async def reference_voice(upload: UploadFile, backend: str | None, language: str | None, budget: float,
+                              request: Request) -> VoiceProfile:
+        """The voice of reference audio: from the clone cache, else searched once on the voice-building queue
+        (a voice search takes as long as its budget, so it is kept off the model queue)."""
+        backend, language = engine.models.tts_name(backend), language or "en-us"
+        reference = await work.run(lambda job: decode_upload(upload.file, settings.max_audio_seconds),
+                                   settings.request_timeout, request.is_disconnected)
+        key, timeout = clone_key(reference, backend, language, budget), settings.request_timeout + budget
+        return await engine.clones.voice(
+            key, lambda: builds.run(lambda job: engine.clone(job, key, reference, backend, language, budget), timeout,
+                                    request.is_disconnected), timeout)
 
     # -- health ----------------------------------------------------------------
 
@@ -156,7 +171,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict:
         return {"status": "ok", "version": __version__, "uptime_seconds": round(time.monotonic() - started, 1),
                 "resident_bytes": resident_bytes(), "models": engine.models.status(),
-                "queue": work.status(), "voice_builds": builds.status(), "auth": settings.token is not None}
+                "queue": work.status(), "voice_builds": builds.status(), "clones": engine.clones.status(),
+                "auth": settings.token is not None}
 
     # -- castvoice's own routes ------------------------------------------------------
 
@@ -165,8 +181,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def clone(
         request: Request,
         text: Annotated[str, Form(description="What to say.")],
-        audio: Annotated[UploadFile | None, File(description="Reference speech, any common format.")] = None,
-        voice: Annotated[str | None, Form(description="A stored voice id, a stock voice, or 'default'.")] = None,
+        audio: Annotated[UploadFile | None, File(description="Reference speech, any common format; its voice is "
+                                                             "searched once, then reused.")] = None,
+        voice: Annotated[str | None, Form(description="A stored voice id (in any case), a stock voice, or 'default'; "
+                                                      "this or audio is required.")] = None,
         format: Annotated[AudioFormatName, Form()] = "wav",
         speed: Annotated[float, Form()] = 1.0,
         backend: Annotated[str | None, Form(description="TTS backend: kokoro or piper.")] = None,
@@ -177,14 +195,17 @@ def create_app(settings: Settings) -> FastAPI:
         check_length(text, "text")
         if audio is not None and voice is not None:
             raise ApiError(422, "give reference audio or a voice, not both", "conflicting_voice", "voice")
-        budget = min(budget_seconds or settings.clone_budget_seconds, settings.max_voice_budget_seconds)
-        if audio is None:
-            return await speech_response(lambda: engine.speech(text, voice, backend, speed, language),
-                                         format, stream, request, settings.request_timeout)
-        # a clone searches for the voice first: that takes the voice-building queue, as POST /v1/voices does
-        return await speech_response(
-            lambda: engine.speech(text, voice, backend, speed, language, audio.file, budget),
-            format, stream, request, settings.request_timeout + budget, builds)
+        if audio is None and voice is None:
+            raise ApiError(422, "say whose voice to speak in: send reference audio (audio) or a voice (voice: a stored "
+                                "voice id, a stock voice, or 'default')", "missing_voice", "voice")
+        profile = None
+        if audio is not None:
+            audio_format(format, stream)
+            check_speech(text, speed)  # before the search, which takes as long as its budget
+            budget = min(budget_seconds or settings.clone_budget_seconds, settings.max_voice_budget_seconds)
+            profile = await reference_voice(audio, backend, language, budget, request)
+        return await speech_response(lambda: engine.speech(text, voice, backend, speed, language, profile),
+                                     format, stream, request)
 
     @app.post("/v1/transcribe", dependencies=auth, response_model=TranscriptOut, response_model_exclude_none=True,
               summary="Transcribe audio; each segment with an emotion and the source that judged it")
@@ -221,7 +242,7 @@ def create_app(settings: Settings) -> FastAPI:
         voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
         return await speech_response(
             lambda: engine.speech(body.input, voice, body.model, body.speed, None),
-            body.response_format, False, request, settings.request_timeout)
+            body.response_format, False, request, "response_format")
 
     @app.post("/v1/audio/transcriptions", dependencies=auth, response_model=None,
               summary="OpenAI-compatible transcription")

@@ -1,5 +1,6 @@
 """Audio in and out of the service: uploads of any common format (recognised from their bytes) decoded
-to 16 kHz mono, and speech encoded as wav, flac, mp3, opus or raw pcm."""
+to 16 kHz mono, and speech encoded in every format OpenAI's speech API offers: wav, flac, mp3, opus, aac
+or raw pcm."""
 
 from __future__ import annotations
 
@@ -19,10 +20,23 @@ from castvoice.service.errors import ApiError
 
 @dataclass(frozen=True)
 class AudioFormat:
-    container: str  # libsndfile's name
-    subtype: str
+    container: str  # libsndfile's name; FFmpeg's where `codec` is set
+    subtype: str | None  # libsndfile's
     media_type: str
     streams: bool  # can be sent piece by piece as the speech is made
+    codec: str | None = None  # FFmpeg's encoder (through PyAV), for what libsndfile cannot write
+
+    def available(self) -> bool:
+        """Whether this process can encode the format (PyAV may be built without the encoder)."""
+        if self.codec is None:
+            return True
+        import av
+
+        try:
+            av.codec.Codec(self.codec, "w")
+        except (ValueError, av.FFmpegError):
+            return False
+        return True
 
 
 AUDIO_FORMATS = {
@@ -30,20 +44,24 @@ AUDIO_FORMATS = {
     "flac": AudioFormat("FLAC", "PCM_16", "audio/flac", streams=False),
     "mp3": AudioFormat("MP3", "MPEG_LAYER_III", "audio/mpeg", streams=False),
     "opus": AudioFormat("OGG", "OPUS", "audio/ogg", streams=False),
+    "aac": AudioFormat("adts", None, "audio/aac", streams=False, codec="aac"),  # AAC-LC in ADTS, as OpenAI sends
     "pcm": AudioFormat("RAW", "PCM_16", "audio/pcm", streams=True),  # 16-bit signed little-endian, mono
 }
 
 
-def audio_format(name: str, streaming: bool = False) -> AudioFormat:
-    """The named output format; 422 for an unknown one or one that cannot be streamed."""
-    if name not in AUDIO_FORMATS:
-        raise ApiError(422, f"unknown audio format {name!r}; choose from {', '.join(AUDIO_FORMATS)}",
-                       "unsupported_format", "format")
-    if streaming and not AUDIO_FORMATS[name].streams:
+def audio_format(name: str, streaming: bool = False, param: str = "format") -> AudioFormat:
+    """The named output format; 422 for an unknown one, one this process cannot encode, or one that cannot be
+    streamed (`param` is the request field that named it)."""
+    fmt = AUDIO_FORMATS.get(name)
+    if fmt is None or not fmt.available():
+        supported = ", ".join(k for k, v in AUDIO_FORMATS.items() if v.available())
+        problem = "unknown audio format" if fmt is None else "this server cannot encode"
+        raise ApiError(422, f"{problem} {name!r}; choose from {supported}", "unsupported_format", param)
+    if streaming and not fmt.streams:
         streamable = ", ".join(k for k, v in AUDIO_FORMATS.items() if v.streams)
         raise ApiError(422, f"{name} cannot be streamed; stream {streamable}, or turn streaming off",
-                       "unsupported_format", "format")
-    return AUDIO_FORMATS[name]
+                       "unsupported_format", param)
+    return fmt
 
 
 def decode_upload(upload: BinaryIO, max_seconds: float) -> np.ndarray:
@@ -79,8 +97,28 @@ def encode(samples: np.ndarray, rate: int, fmt: AudioFormat) -> bytes:
     """Mono float samples as a whole file (or raw pcm) in `fmt`."""
     import soundfile as sf
 
+    samples = np.clip(samples, -1.0, 1.0).astype(np.float32)
+    if fmt.codec is not None:
+        return _encode_with_ffmpeg(samples, rate, fmt)
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), rate, format=fmt.container, subtype=fmt.subtype)
+    sf.write(buffer, samples, rate, format=fmt.container, subtype=fmt.subtype)
+    return buffer.getvalue()
+
+
+def _encode_with_ffmpeg(samples: np.ndarray, rate: int, fmt: AudioFormat) -> bytes:
+    """`samples` encoded by PyAV; the encoder gets the frame size and sample format it needs from PyAV."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=fmt.container) as out:
+        stream = out.add_stream(fmt.codec, rate=rate, layout="mono")
+        packets = []
+        if len(samples):
+            frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+            frame.sample_rate = rate
+            packets += stream.encode(frame)
+        for packet in packets + list(stream.encode(None)):
+            out.mux(packet)
     return buffer.getvalue()
 
 

@@ -11,8 +11,10 @@ from typing import BinaryIO
 
 import numpy as np
 
+from castvoice.assets import cache_dir
 from castvoice.errors import CastvoiceError
 from castvoice.service.audio import decode_upload
+from castvoice.service.clones import Clones
 from castvoice.service.emotion import Emotion
 from castvoice.service.errors import ApiError
 from castvoice.service.models import Models
@@ -20,11 +22,22 @@ from castvoice.service.settings import Settings
 from castvoice.service.voices import VoiceStore, is_voice_id
 from castvoice.service.work import Job
 from castvoice.speech.types import Transcript
+from castvoice.voice.profile import VoiceProfile
 
 # OpenAI's built-in voice names; each speaks as the stock voice of that name (Kokoro has alloy, echo,
 # fable, onyx and nova), else as the default voice, so that unchanged OpenAI clients work.
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
                  "marin", "cedar")
+
+
+def check_speech(text: str, speed: float) -> None:
+    """422 for a speed out of range or a text with nothing to say: checked before any work is done."""
+    from castvoice.voice.engines.base import SPEED_RANGE, speakable
+
+    if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+        raise ApiError(422, f"speed {speed:g} is out of range; use {SPEED_RANGE[0]} to {SPEED_RANGE[1]}",
+                       "invalid_speed", "speed")
+    speakable(text)
 
 
 @dataclass
@@ -53,27 +66,22 @@ class Engine:
         self.settings = settings
         self.models = Models(settings)
         self.voices = VoiceStore(settings.voice_folders)
+        self.clones = Clones(settings.clone_cache_dir or cache_dir() / "clones")
 
     # -- speech ---------------------------------------------------------------
 
     def speech(self, text: str, voice: str | None, backend: str | None, speed: float, language: str | None,
-               reference: BinaryIO | None = None, budget_seconds: float | None = None) -> Speech:
-        """Resolve what to say and how. The voice is, in this order: a clone of `reference` audio, `default`,
-        a stored voice (which speaks with its own backend), a stock voice of `backend`, or an OpenAI voice name."""
+               profile: VoiceProfile | None = None) -> Speech:
+        """Resolve what to say and how. The voice is, in this order: `profile` (a clone of reference audio),
+        `default`, a stored voice (which speaks with its own backend), a stock voice of `backend`, or an OpenAI
+        voice name."""
         from castvoice.voice.engines.base import SPEED_RANGE
-        from castvoice.voice.profile import make_profile, speaking_voice
+        from castvoice.voice.profile import speaking_voice
 
-        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
-            raise ApiError(422, f"speed {speed:g} is out of range; use {SPEED_RANGE[0]} to {SPEED_RANGE[1]}",
-                           "invalid_speed", "speed")
+        check_speech(text, speed)
         backend = self.models.tts_name(backend)
         name = voice or "default"
-        profile = None
-        if reference is not None:
-            audio = decode_upload(reference, self.settings.max_audio_seconds)
-            profile = make_profile("upload", backend, [audio], budget_seconds or self.settings.clone_budget_seconds,
-                                   "uploaded reference", language or "en-us")
-        elif name != "default" and is_voice_id(name) and self.voices.find(name):
+        if profile is None and name != "default" and is_voice_id(name) and self.voices.find(name):
             profile = self.voices.load(name)
         if profile is not None:
             self.models.tts(profile.backend)  # loaded through the registry, so /health lists it
@@ -82,6 +90,15 @@ class Engine:
             return Speech(text, tts, voice_argument, speed, language or profile.state.get("language"))
         tts = self.models.tts(backend)
         return Speech(text, tts, self._stock_voice(tts, name), speed, language)
+
+    def clone(self, job: Job, key: str, reference: np.ndarray, backend: str, language: str,
+              budget_seconds: float) -> VoiceProfile:
+        """Search the voice of 16 kHz reference audio and keep it in the clone cache under `key`."""
+        from castvoice.voice.profile import make_profile
+
+        profile = make_profile("upload", backend, [reference], budget_seconds, "uploaded reference", language)
+        job.check()
+        return self.clones.keep(key, profile)
 
     def _stock_voice(self, tts, name: str) -> str:
         stock = tts.voices()

@@ -24,14 +24,16 @@ class Settings:
     voice_budget_seconds: float = 60.0  # default search time when a voice is made over HTTP
     max_voice_budget_seconds: float = 900.0
     clone_budget_seconds: float = 10.0  # default search time for a one-off clone from reference audio
+    clone_cache_dir: Path | None = None  # where clones of reference audio are kept; None: castvoice's cache, clones/
     sensevoice_model: Path | None = None  # folder with SenseVoice's model.int8.onnx and tokens.txt
     preload: bool = False  # load the default models at start instead of on first use
     voice_folders: tuple[Path, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "voice_folders", (Path(self.voices_dir), *map(Path, self.extra_voice_folders)))
-        if self.sensevoice_model is not None:
-            object.__setattr__(self, "sensevoice_model", Path(self.sensevoice_model))
+        for name in ("sensevoice_model", "clone_cache_dir"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
 
 
 def is_loopback(host: str) -> bool:

@@ -1,6 +1,6 @@
 """Stored voices: voice profiles (.cvoice) in the service's voice store, plus read-only folders such as a
-workspace's voices/. A voice id is the profile's file name without its suffix; ids are checked so that
-no request reaches a path outside these folders."""
+workspace's voices/. A voice id is the profile's file name without its suffix, matched in any case; ids are
+checked so that no request reaches a path outside these folders."""
 
 from __future__ import annotations
 
@@ -16,16 +16,25 @@ from castvoice.voice.profile import SUFFIX, VoiceProfile, load_profile, save_pro
 VOICE_ID = re.compile(r"\w{1,100}")  # what slug() makes: letters, digits and _, nothing else
 
 
+def voice_id(text: str) -> str | None:
+    """The voice id `text` names, matched in any case ("Sheila" names sheila), or None when it is no
+    well-formed id: no separators, dots or other path tricks."""
+    lowered = text.lower()
+    return lowered if VOICE_ID.fullmatch(lowered) and slug(lowered) == lowered else None
+
+
 def is_voice_id(text: str) -> bool:
-    """Whether `text` is a well-formed voice id: no separators, dots or other path tricks."""
-    return bool(VOICE_ID.fullmatch(text)) and slug(text) == text
+    """Whether `text` names a voice id (in any case)."""
+    return voice_id(text) is not None
 
 
-def check_voice_id(voice_id: str) -> None:
-    """422 unless `voice_id` is a well-formed id."""
-    if not is_voice_id(voice_id):
-        raise ApiError(422, f"{voice_id!r} is not a voice id: use lowercase letters, digits and _ "
+def check_voice_id(text: str) -> str:
+    """The voice id `text` names; 422 unless it is well-formed."""
+    found = voice_id(text)
+    if found is None:
+        raise ApiError(422, f"{text!r} is not a voice id: use letters, digits and _ "
                             "(GET /v1/voices lists them)", "invalid_voice_id", "voice")
+    return found
 
 
 def describe(path: Path, profile: VoiceProfile, read_only: bool) -> dict:
@@ -39,11 +48,11 @@ class VoiceStore:
     def __init__(self, folders: tuple[Path, ...]) -> None:
         self.store, self.folders = folders[0], folders
 
-    def find(self, voice_id: str) -> Path | None:
-        """The profile file of a (checked) id, first folder first; None when there is none."""
-        check_voice_id(voice_id)
+    def find(self, name: str) -> Path | None:
+        """The profile file of a (checked) id in any case, first folder first; None when there is none."""
+        found = check_voice_id(name)
         for folder in self.folders:
-            path = folder / f"{voice_id}{SUFFIX}"
+            path = folder / f"{found}{SUFFIX}"
             if path.resolve().parent == folder.resolve() and path.is_file():
                 return path
         return None

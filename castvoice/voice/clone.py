@@ -18,7 +18,9 @@ search in that space raises an encoder's score while the speech turns to babble,
 The search is CMA-ES with successive halving: each candidate of a generation speaks one probe sentence,
 and only the better half speaks the other two and is transcribed. A first stage searches the blend weights
 alone (the best convex blend), a second adds the timbre residual; both start from the style encoder's
-placement when it scores better than the nearest voice. The speaking rate is matched first.
+placement when it scores better than the nearest voice. The speaking rate is matched first. A stage ends
+early once `STALL_GENERATIONS` generations in a row found no acceptable voice `ACCEPT_MARGIN` above the best
+so far, so the budget is the most the search takes: when the second stage stalls, the search stops.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ DEFAULT_BUDGET_SECONDS = 600.0
 BLEND_SHARE = 0.4  # of the search time, for the blend-only stage
 POPULATION = 6
 FULL_PER_GENERATION = 2  # candidates of a generation that go on to every probe sentence
+STALL_GENERATIONS = 3  # a stage ends after this many generations without a gain of ACCEPT_MARGIN
 INITIAL_LOGIT_SCALE = 50.0  # softmax temperature over the candidates' selection similarity
 STEP_BLEND = 1.0  # CMA-ES initial step: logits
 STEP_RESIDUAL = 0.5  # and residual coefficients before tanh
@@ -104,6 +107,7 @@ class KokoroClone:
     reference_pitch: float  # median Hz of the references; NaN where nothing was voiced
     trials: int  # candidates synthesised
     seconds: float
+    stopped_early: bool  # the search stalled and ended before its budget
     language: str = "en-us"
     history: list[dict] = field(default_factory=list)  # every fully evaluated trial's scores, pitch and selection
 
@@ -153,17 +157,21 @@ def _clone(references: list[np.ndarray], budget_seconds: float, language: str, v
     start = placed_weights[candidates] if placed.objective > baseline.objective else initial
     # The blend stage gets its share of the time, but at least one generation when the budget holds two.
     blend_seconds = max(BLEND_SHARE * (deadline - now), min(search.generation_estimate(), (deadline - now) / 2))
-    search.optimise(np.log(np.maximum(start, 1e-3)), now + blend_seconds, residual=False)
+    search.optimise(np.log(np.maximum(start, 1e-3)), now + blend_seconds, baseline, residual=False)
     best_blend = search.best(baseline, baseline, residual=False)
     blend_logits = np.log(np.maximum([best_blend.weights.get(stock.names[i], 0.0) for i in candidates], 1e-3))
     residual_start = placed_coefficients if placed.objective > baseline.objective else np.zeros(RESIDUAL_COMPONENTS)
-    search.optimise(np.concatenate([blend_logits, residual_start]), deadline, residual=True)
+    stopped_early = search.optimise(np.concatenate([blend_logits, residual_start]), deadline, baseline, residual=True)
     best = search.best(baseline, best_blend, residual=True)
+    if stopped_early:
+        task.update(note=f"{search.synthesised} voices tried, stopped early")
+        log.info("cloning: stopped early, after %d voices tried in %.0f s of its %.0f s budget",
+                 search.synthesised, time.monotonic() - began, budget_seconds)
     return KokoroClone(
         style=trial_style(best), speed=speed, nearest_voice=stock.names[nearest],
         blend={k: v for k, v in best.weights.items() if v > 0}, residual=best.residual, scores=best.scores(),
         final=best, nearest=baseline, placed=placed, best_blend=best_blend, reference_pitch=target.pitch, trials=search.synthesised,
-        seconds=round(time.monotonic() - began, 1), language=language,
+        seconds=round(time.monotonic() - began, 1), stopped_early=stopped_early, language=language,
         history=[{**t.scores(), "pitch": round(t.pitch, 1), "selection": round(t.selection, 4)} for t in search.trials],
     )
 
@@ -174,7 +182,8 @@ def profile_state(tts, name: str, references: list[np.ndarray], budget_seconds: 
     clone = clone_kokoro(references, budget_seconds, language=language)
     similarity = {k: v for k, v in clone.scores.items() if k not in ("wer", "objective")}
     state = {"speed": clone.speed, "nearest": clone.nearest_voice, "blend": clone.blend, "language": language,
-             "wer": clone.scores.get("wer"), "trials": clone.trials}
+             "wer": clone.scores.get("wer"), "trials": clone.trials, "search_seconds": clone.seconds,
+             "budget_seconds": budget_seconds, "stopped_early": clone.stopped_early}
     return state, {"style": clone.style}, similarity
 
 
@@ -276,8 +285,7 @@ class _Search:
     def best(self, baseline: Trial, incumbent: Trial, residual: bool) -> Trial:
         """The best trial (with a residual only if `residual`) of selection score no lower than `baseline`'s,
         no less intelligible, and ACCEPT_MARGIN above `incumbent` in objective; else `incumbent`."""
-        eligible = [t for t in self.trials if (residual or not t.residual.any())
-                    and t.selection >= baseline.selection and t.wer <= max(WER_TOLERANCE, baseline.wer)
+        eligible = [t for t in self.trials if _acceptable(t, baseline, residual)
                     and t.objective >= incumbent.objective + ACCEPT_MARGIN]
         return max(eligible, key=lambda t: t.objective, default=incumbent)
 
@@ -288,15 +296,24 @@ class _Search:
         per_sentence = float(np.median(self.sentence_seconds))
         return per_sentence * (POPULATION + FULL_PER_GENERATION * (len(PROBE_SENTENCES) - 1))
 
-    def optimise(self, start: np.ndarray, deadline: float, residual: bool) -> None:
+    def optimise(self, start: np.ndarray, deadline: float, baseline: Trial, residual: bool) -> bool:
         """CMA-ES from `start` over blend logits (and residual coefficients) for as many generations as fit
-        before `deadline`: each candidate is screened on one sentence, the best go on to the full evaluation."""
+        before `deadline`, or until STALL_GENERATIONS in a row bring no acceptable trial ACCEPT_MARGIN above
+        the best so far (then True): each candidate is screened on one sentence, the best go on to the full
+        evaluation."""
         import cma
 
         steps = [STEP_BLEND] * len(self.candidates) + [STEP_RESIDUAL] * (RESIDUAL_COMPONENTS if residual else 0)
         strategy = cma.CMAEvolutionStrategy(
             start, 1.0, {"popsize": POPULATION, "seed": SEED, "verbose": -9, "CMA_stds": steps})
+        level = max(t.objective for t in self.trials if _acceptable(t, baseline, residual))
+        stalled = generations = 0
         while time.monotonic() + self.generation_estimate() <= deadline:
+            if stalled >= STALL_GENERATIONS:
+                log.info("cloning: %s search stalled after %d generations: the last %d found nothing %.2f better",
+                         "residual" if residual else "blend", generations, STALL_GENERATIONS, ACCEPT_MARGIN)
+                return True
+            generations += 1
             began = time.monotonic()
             population = strategy.ask()
             unpacked = [self._unpack(np.asarray(x), residual) for x in population]
@@ -310,6 +327,12 @@ class _Search:
             fitness[order] = np.arange(len(population))
             strategy.tell(population, list(fitness))
             self.generation_seconds.append(time.monotonic() - began)
+            gained = max((t.objective for t in full.values() if _acceptable(t, baseline, residual)), default=-np.inf)
+            if gained >= level + ACCEPT_MARGIN:  # small gains add up: they count once they make a margin
+                level, stalled = gained, 0
+            else:
+                stalled += 1
+        return False
 
     def _unpack(self, x: np.ndarray, residual: bool) -> tuple[np.ndarray, np.ndarray]:
         """Weights over all stock voices, and residual coefficients, from CMA-ES's parameters."""
@@ -320,6 +343,13 @@ class _Search:
 
     def _progress(self) -> None:
         self.task.update(done=round(time.monotonic() - self.began, 1), note=f"{self.synthesised} voices tried")
+
+
+def _acceptable(trial: Trial, baseline: Trial, residual: bool) -> bool:
+    """Whether a trial may be the clone: with a residual only if `residual`, a selection score no lower than
+    `baseline`'s (the nearest stock voice), and no less intelligible."""
+    return ((residual or not trial.residual.any()) and trial.selection >= baseline.selection
+            and trial.wer <= max(WER_TOLERANCE, baseline.wer))
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

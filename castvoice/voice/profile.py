@@ -19,7 +19,7 @@ import numpy as np
 
 from castvoice.atomic import atomic_path
 from castvoice.errors import CastvoiceError
-from castvoice.text.normalize import slug
+from castvoice.text.normalize import slug, words
 from castvoice.voice.backends import BACKENDS, get_tts
 
 FORMAT_VERSION = 1
@@ -118,9 +118,17 @@ def list_profiles(folders: list[Path]) -> list[tuple[Path, VoiceProfile]]:
     return found
 
 
-def import_profile(file: Path, folder: Path, replace: bool = False) -> Path:
-    """Check a .cvoice file and store it in `folder`."""
-    return save_profile(load_profile(file), folder, replace)
+def import_profile(file: Path, folder: Path, replace: bool = False, name: str | None = None) -> Path:
+    """Check a .cvoice file and store it in `folder`, under `name` when given (else its own name)."""
+    profile = load_profile(file)
+    if name is not None:
+        if not words(name):
+            raise CastvoiceError(f"{name!r} cannot name a voice: a name needs a letter or a digit")
+        profile.name = name
+    if (folder / profile.file_name).exists() and not replace:
+        raise CastvoiceError(f"a voice named {profile.name!r} already exists; import it under another name with "
+                             "--name NEW, or replace it with --replace", folder / profile.file_name)
+    return save_profile(profile, folder, replace)
 
 
 def make_profile(name: str, backend: str, references: list[np.ndarray], budget_seconds: float,

@@ -4,6 +4,10 @@ every endpoint, the OpenAI client, the limits and errors, and schemathesis again
 from __future__ import annotations
 
 import io
+import json
+import re
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -44,6 +48,7 @@ class Server:
 def start(tmp: Path, **settings) -> Server:
     port = free_port()
     voices = tmp / "voices"
+    settings = {"clone_cache_dir": str(tmp / "clones"), **settings}  # not the user's cache
     process = spawn(port, voices_dir=str(voices), asr_model="tiny.en", **settings)
     return Server(f"http://127.0.0.1:{port}", process, voices)
 
@@ -63,6 +68,14 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    """A server as on a desktop: loopback, no token; a short search for clones keeps the tests quick."""
+    running = start(tmp_path_factory.mktemp("open"), clone_budget_seconds=4, request_timeout=900)
+    yield running
+    stop(running)
+
+
+@pytest.fixture(scope="module")
 def client(server):
     with server.client() as http:
         yield http
@@ -77,6 +90,16 @@ def heard(client: httpx.Client, audio: bytes, name: str = "speech.wav") -> str:
 
 def error_code(answer: httpx.Response) -> str:
     return answer.json()["error"]["code"]
+
+
+def probed(audio: bytes) -> tuple[str, int, float]:
+    """Container, sample rate and seconds of encoded audio, as FFmpeg reads it."""
+    import av
+
+    with av.open(io.BytesIO(audio)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return container.format.name, stream.rate, samples / stream.rate
 
 
 def flac_bytes(audio: np.ndarray, rate: int = 16_000) -> bytes:
@@ -128,7 +151,7 @@ def test_clone_speaks_in_every_format(client):
         assert (info.format, info.samplerate, info.channels) == (container, 24_000, 1) and 0.5 < info.duration < 4
         if fmt == "wav":
             assert_heard(heard(client, answer.content), text)
-    pcm = client.post("/v1/clone", data={"text": text, "format": "pcm", "speed": "1.5"})
+    pcm = client.post("/v1/clone", data={"text": text, "voice": "default", "format": "pcm", "speed": "1.5"})
     assert pcm.headers["content-type"] == "audio/pcm" and len(pcm.content) % 2 == 0
     assert 0.3 < len(pcm.content) / 2 / 24_000 < info.duration  # faster than the wav at speed 1
 
@@ -137,7 +160,7 @@ def test_clone_streams_the_first_sentence_before_the_rest_is_made(client):
     text = "Good morning. The ships came home late last night, and the street was full of lanterns."
     chunks, first_at = [], None
     began = time.monotonic()
-    with client.stream("POST", "/v1/clone", data={"text": text, "stream": "true"}) as answer:
+    with client.stream("POST", "/v1/clone", data={"text": text, "voice": "default", "stream": "true"}) as answer:
         assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav"
         for chunk in answer.iter_raw():
             first_at = first_at or time.monotonic() - began
@@ -147,7 +170,7 @@ def test_clone_streams_the_first_sentence_before_the_rest_is_made(client):
     assert rate == 24_000 and len(audio) / rate > 3
     assert first_at < total / 2
     assert_heard(heard(client, b"".join(chunks)), text)
-    unstreamable = client.post("/v1/clone", data={"text": text, "stream": "true", "format": "mp3"})
+    unstreamable = client.post("/v1/clone", data={"text": text, "voice": "default", "stream": "true", "format": "mp3"})
     assert unstreamable.status_code == 422 and "cannot be streamed" in unstreamable.json()["error"]["message"]
 
 
@@ -160,6 +183,101 @@ def test_clone_from_reference_audio_recognised_by_its_bytes(client):
     assert answer.status_code == 200, answer.text
     assert sf.info(io.BytesIO(answer.content)).samplerate == 22_050  # Piper's rate
     assert_heard(heard(client, answer.content), "Hello from a new voice.")
+
+
+def test_speech_needs_reference_audio_or_a_voice(client):
+    missing = client.post("/v1/clone", data={"text": "Hi."})
+    assert missing.status_code == 422 and error_code(missing) == "missing_voice"
+    assert missing.json()["error"]["param"] == "voice" and "audio" in missing.json()["error"]["message"]
+    # OpenAI's speech API requires voice too; `default` still names the server's default voice
+    openai_missing = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi."})
+    assert openai_missing.status_code == 422 and openai_missing.json()["error"]["param"] == "voice"
+    explicit = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Good morning.", "voice": "default",
+                                                     "response_format": "wav"})
+    assert explicit.status_code == 200
+    assert_heard(heard(client, explicit.content), "Good morning.")
+
+
+def test_the_openai_route_speaks_every_openai_format(server, client):
+    from openai import OpenAI
+
+    openai = OpenAI(base_url=f"{server.url}/v1", api_key=TOKEN, max_retries=0)
+    text = "The ships came home late last night."
+    # Kokoro speaks at 24 kHz; Opus always decodes at 48 kHz
+    for fmt, container, rate in (("mp3", "mp3", 24_000), ("opus", "ogg", 48_000), ("aac", "aac", 24_000),
+                                 ("flac", "flac", 24_000), ("wav", "wav", 24_000)):
+        speech = openai.audio.speech.create(model="tts-1", voice="nova", input=text, response_format=fmt)
+        assert speech.response.headers["content-type"].startswith("audio/")
+        assert probed(speech.content)[:2] == (container, rate), fmt
+        assert 1.0 < probed(speech.content)[2] < 5, fmt
+        assert_heard(heard(client, speech.content, f"speech.{fmt}"), text)
+    pcm = openai.audio.speech.create(model="tts-1", voice="nova", input=text, response_format="pcm").content
+    assert len(pcm) % 2 == 0 and 1.0 < len(pcm) / 2 / 24_000 < 5
+
+
+def test_a_reference_is_searched_once_and_its_voice_kept_across_restarts(open_server, tmp_path):
+    reference = (EVAL / "rtvc_samples" / "p260_00000.mp3").read_bytes()
+    ask = {"text": "Thank you for coming."}
+    answers = []
+
+    def clone(server: Server) -> None:
+        with server.client(token=None) as http:
+            began = time.monotonic()
+            answer = http.post("/v1/clone", data=ask, files={"audio": ("reference.mp3", reference)})
+            answers.append((answer, time.monotonic() - began))
+
+    with open_server.client(token=None) as http:
+        searched = http.get("/health").json()["clones"]["searched"]
+        # four at once: the voice-building queue holds three, but those waiting for the same search take no place
+        threads = [threading.Thread(target=clone, args=(open_server,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [answer.status_code for answer, _ in answers] == [200] * 4, [a.text for a, _ in answers]
+        first = min(seconds for _, seconds in answers)
+        assert http.get("/health").json()["clones"]["searched"] == searched + 1
+        clone(open_server)
+        again, repeated = answers[-1]
+        assert repeated < first / 3 and http.get("/health").json()["clones"]["searched"] == searched + 1
+        assert all(answer.content == again.content for answer, _ in answers)
+        assert_heard(heard(http, again.content), ask["text"])
+
+    restarted = start(tmp_path, clone_cache_dir=str(open_server.voices.parent / "clones"), clone_budget_seconds=4)
+    try:
+        clone(restarted)
+        after_restart, seconds = answers[-1]
+        assert after_restart.status_code == 200 and seconds < first / 2  # loads Kokoro, but searches nothing
+        with restarted.client(token=None) as http:
+            assert http.get("/health").json()["clones"]["searched"] == 0
+    finally:
+        stop(restarted)
+    same, _ = sf.read(io.BytesIO(after_restart.content))
+    np.testing.assert_allclose(same, sf.read(io.BytesIO(again.content))[0], atol=1e-3)
+
+
+def test_the_readme_service_examples_run(open_server, tmp_path):
+    """The curl and OpenAI-client examples of the README's "The HTTP service", run as written against a server
+    on loopback, with talk.wav a recording of speech."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n## The HTTP service\n")[1].split("\n## ")[0]
+    examples = re.findall(r"```(sh|python)\n(.*?)```", section, re.S)
+    assert [kind for kind, _ in examples] == ["sh", "python"]
+    sf.write(tmp_path / "talk.wav", load_audio(JFK), 16_000)
+    address = open_server.url.removeprefix("http://")
+    ran = {}
+    for kind, code in examples:
+        code = code.replace("localhost:8000", address).replace("127.0.0.1:8000", address)
+        command = ["bash", "-e", "-c", code] if kind == "sh" else [sys.executable, "-c", code]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr
+        ran[kind] = done.stdout
+    assert_heard(json.loads(ran["sh"])["text"], JFK_TEXT, 0.1)
+    assert_heard(ran["python"], JFK_TEXT, 0.1)
+    with open_server.client(token=None) as http:
+        for file, container in (("hello.wav", "WAV"), ("hello-again.wav", "WAV"), ("hello.mp3", "MP3")):
+            assert sf.info(tmp_path / file).format == container, file
+            assert_heard(heard(http, (tmp_path / file).read_bytes(), file), "Hello there.")
 
 
 # -- transcription -----------------------------------------------------------------------
@@ -271,6 +389,24 @@ def test_stored_voices_are_created_listed_used_and_deleted(client, server, tmp_p
     assert client.post("/v1/clone", data={"text": "Hi.", "voice": "dr_lee"}).status_code == 422
 
 
+def test_voice_ids_match_in_any_case(client, tmp_path):
+    with stock_profile_file(tmp_path, "exported").open("rb") as profile:
+        created = client.post("/v1/voices", data={"name": "Sheila"}, files={"profile": ("s.cvoice", profile)})
+    assert created.status_code == 201 and created.json()["id"] == "sheila"
+    lower = client.post("/v1/clone", data={"text": "Good evening.", "voice": "sheila"})
+    for spelling in ("Sheila", "SHEILA"):
+        answer = client.post("/v1/clone", data={"text": "Good evening.", "voice": spelling})
+        assert answer.status_code == 200, answer.text
+        assert answer.content == lower.content  # the stored voice, not a stock or default one
+    default = client.post("/v1/clone", data={"text": "Good evening.", "voice": "default"})
+    assert default.content != lower.content
+    speech = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Good evening.", "voice": "Sheila",
+                                                   "response_format": "wav"})
+    assert speech.status_code == 200 and speech.content == lower.content
+    assert client.delete("/v1/voices/Sheila").status_code == 204
+    assert client.delete("/v1/voices/sheila").status_code == 404
+
+
 def test_a_voice_is_cloned_from_uploaded_references(client):
     with MP3_SPEECH.open("rb") as one, (EVAL / "rtvc_samples" / "p260_00000.mp3").open("rb") as two:
         created = client.post("/v1/voices", data={"name": "Visitor", "budget_seconds": "5"},
@@ -310,18 +446,20 @@ def test_what_is_not_audio_is_refused_with_415(client, tmp_path):
 
 def test_too_long_text_and_bad_options_are_refused_with_422(client):
     long_text = "word " * 50  # 250 characters; this server takes 200
-    answer = client.post("/v1/clone", data={"text": long_text})
+    answer = client.post("/v1/clone", data={"text": long_text, "voice": "default"})
     assert answer.status_code == 422 and error_code(answer) == "text_too_long"
     answer = client.post("/v1/audio/speech", json={"model": "tts-1", "input": long_text, "voice": "alloy"})
     assert answer.status_code == 422 and answer.json()["error"]["param"] == "input"
     for data in ({"text": "Hi.", "speed": "9"}, {"text": "Hi.", "format": "aiff"}, {"text": "Hi.", "backend": "xtts"},
                  {"text": "😀 ✨"}, {"text": "😀 ✨", "stream": "true"}, {"text": "Hi.", "language": "tlh"}):
-        answer = client.post("/v1/clone", data=data)
+        answer = client.post("/v1/clone", data={"voice": "default", **data})
         assert answer.status_code == 422, (data, answer.text)
         assert answer.json()["error"]["message"]
     assert client.post("/v1/transcribe", files={"file": JFK.read_bytes()}, data={"model": "large-v3"}).status_code == 422
-    assert client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi.", "voice": "alloy",
-                                                 "response_format": "aac"}).status_code == 422
+    unknown = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi.", "voice": "alloy",
+                                                    "response_format": "aiff"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["param"] == "response_format"
+    assert all(fmt in unknown.json()["error"]["message"] for fmt in ("mp3", "opus", "aac", "flac", "wav", "pcm"))
 
 
 def test_voice_ids_cannot_reach_outside_the_store(client, server):
@@ -343,7 +481,7 @@ def test_a_full_queue_answers_503_timeouts_504_and_a_gone_client_stops_its_work(
 
     def ask(key: str) -> None:
         with slow.client(token=None) as http:
-            answers[key] = http.post("/v1/clone", data={"text": text})
+            answers[key] = http.post("/v1/clone", data={"text": text, "voice": "default"})
 
     try:
         with slow.client(token=None) as http:
@@ -352,7 +490,7 @@ def test_a_full_queue_answers_503_timeouts_504_and_a_gone_client_stops_its_work(
                 thread.start()
                 time.sleep(0.3)
             assert wait_for(lambda: http.get("/health").json()["queue"] == {"running": 1, "waiting": 1, "limit": 2})
-            turned_away = http.post("/v1/clone", data={"text": "Hi."})
+            turned_away = http.post("/v1/clone", data={"text": "Hi.", "voice": "default"})
             assert turned_away.status_code == 503 and int(turned_away.headers["retry-after"]) >= 1
             assert error_code(turned_away) == "server_busy"
             for thread in threads:
@@ -361,7 +499,7 @@ def test_a_full_queue_answers_503_timeouts_504_and_a_gone_client_stops_its_work(
             assert wait_for(lambda: http.get("/health").json()["queue"]["running"] == 0, seconds=5)
 
             with slow.client(token=None, timeout=1.5) as impatient, pytest.raises(httpx.ReadTimeout):
-                impatient.post("/v1/clone", data={"text": text})  # hangs up after 1.5 s
+                impatient.post("/v1/clone", data={"text": text, "voice": "default"})  # hangs up after 1.5 s
             # the work stops at its next sentence, long before the 10 s timeout would end it
             assert wait_for(lambda: http.get("/health").json()["queue"]["running"] == 0, seconds=3.5)
     finally:

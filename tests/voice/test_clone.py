@@ -7,8 +7,8 @@ import pytest
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.voice.clone import POPULATION, SPEED_RANGE, WER_TOLERANCE, clone_kokoro
-from castvoice.voice.stock import RESIDUAL_BOUND, TIMBRE_DIMS, compose_style, stock_voices
+from castvoice.voice.clone import POPULATION, SPEED_RANGE, STALL_GENERATIONS, WER_TOLERANCE, clone_kokoro
+from castvoice.voice.stock import PROBE_SENTENCES, RESIDUAL_BOUND, TIMBRE_DIMS, compose_style, stock_voices
 from conftest import EVAL
 
 pytestmark = [
@@ -73,6 +73,24 @@ def test_the_clone_speaks_new_text_intelligibly(clone):
     speech = soxr.resample(tts.synthesize(NEW_SENTENCE, clone.style, clone.speed), tts.sample_rate, ANALYSIS_RATE)
     errors, words = count_word_errors([NEW_SENTENCE], [get_asr("base").transcribe(speech, "en").text])
     assert errors / words <= 0.1
+
+
+def test_the_search_stops_early_once_nothing_gains():
+    """A stock voice's own speech of the probe sentences: the nearest voice is the voice itself, so no blend or
+    residual can gain the margin, and both stages stall long before the budget is spent."""
+    import soxr
+
+    from castvoice.voice.backends import get_tts
+
+    tts = get_tts("kokoro")
+    own_speech = [soxr.resample(tts.synthesize(s, "af_heart", 1.0), tts.sample_rate, ANALYSIS_RATE)
+                  for s in PROBE_SENTENCES]
+    stock_voices(names=VOICES)
+    budget = 600.0
+    clone = clone_kokoro(own_speech, budget_seconds=budget, voices=VOICES)
+    assert clone.nearest_voice == "af_heart" and clone.stopped_early and clone.seconds < budget * 0.75
+    assert clone.trials >= 2 + STALL_GENERATIONS * POPULATION  # at least the residual stage's stalled generations
+    assert clone.final.objective >= clone.nearest.objective
 
 
 def test_cloning_refuses_missing_references_and_unknown_voices(references):

@@ -93,3 +93,30 @@ def test_voice_cli_lists_exports_imports_and_refuses_bad_input(library, tmp_path
     junk.write_text("not a zip")
     bad = castvoice("voice", "import", junk, check=False)
     assert bad.returncode == 2 and "not a readable castvoice voice profile" in bad.stderr
+
+
+def test_voice_import_takes_another_name(library, tmp_path):
+    save_profile(_stock_profile(), library)
+    exported = tmp_path / "heart.cvoice"
+    castvoice("voice", "export", "Heart", exported)
+    taken = castvoice("voice", "import", exported, check=False)
+    assert taken.returncode == 2 and "--name" in taken.stderr
+    castvoice("voice", "import", exported, "--name", "Heart Again")
+    listed = {v["name"]: v for v in json.loads(castvoice("voice", "list", "--json").stdout)}
+    assert set(listed) == {"Heart", "Heart Again"} and listed["Heart Again"]["file"].endswith("heart_again.cvoice")
+    np.testing.assert_array_equal(load_profile(Path(listed["Heart Again"]["file"])).arrays["style"],
+                                  load_profile(Path(listed["Heart"]["file"])).arrays["style"])
+    nameless = castvoice("voice", "import", exported, "--name", "?!", check=False)
+    assert nameless.returncode == 2 and "needs a letter or a digit" in nameless.stderr
+
+
+def test_voice_create_reports_its_search_and_what_it_ran(library, tmp_path):
+    """The search reports progress as JSON lines, and the profile records the trials and whether it stopped early."""
+    reference = EVAL / "rtvc_samples" / "p240_00000.mp3"
+    done = castvoice("--progress", "json", "voice", "create", "Visitor", "--from", reference, "--budget", "0.5")
+    events = [json.loads(line)["progress"] for line in done.stderr.splitlines() if line.startswith('{"progress"')]
+    search = [e for e in events if e["task"] == "voice search"]
+    assert search[0]["total"] == 30.0 and search[-1]["finished"] and "voices tried" in search[-1]["note"]
+    state = load_profile(library / "visitor.cvoice").state
+    assert state["trials"] >= 2 and isinstance(state["stopped_early"], bool) and state["budget_seconds"] == 30.0
+    assert state["search_seconds"] >= search[-1]["done"] > 0
