@@ -303,8 +303,9 @@ def test_transcribe_gives_text_words_and_an_emotion_per_segment(client):
 def test_inline_tags_read_like_sensevoice(client):
     found = client.post("/v1/transcribe", files={"file": JFK.read_bytes()}, data={"tags": "inline"}).json()
     label = found["segments"][0]["emotion"]["label"]
-    assert found["text"].startswith(f"<|en|><|{label}|> And so my fellow Americans")
+    assert found["text"].startswith(f"<|en|><|{label}|> ")
     assert all(s["text"].startswith("<|en|><|") for s in found["segments"])
+    assert_heard(found["text"], JFK_TEXT, 0.1)  # the words around the tags (which scoring drops)
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -344,7 +345,8 @@ def test_the_openai_client_speaks_and_transcribes(server, tmp_path):
                                                      timestamp_granularities=["word", "segment"], language="en")
     assert verbose.language == "en" and verbose.duration == pytest.approx(11.0, abs=0.1)
     assert_heard(" ".join(w.word for w in verbose.words), JFK_TEXT, 0.1)
-    assert verbose.segments[0].id == 0 and verbose.segments[0].text.startswith("And so")
+    assert verbose.segments[0].id == 0
+    assert_heard(" ".join(s.text for s in verbose.segments), JFK_TEXT, 0.1)
 
     import openai as openai_module
 

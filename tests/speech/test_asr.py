@@ -19,6 +19,7 @@ from castvoice.speech.formats import parse_rttm, render, to_rttm
 from castvoice.spans import Segment
 from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
 from castvoice.text.metrics import word_error_rate as wer
+from castvoice.text.normalize import scoring_words
 from conftest import EVAL
 
 JFK = EVAL / "whisper_jfk" / "jfk.flac"
@@ -48,8 +49,11 @@ def test_base_transcribes_jfk_with_word_times(jfk, jfk_base):
         assert after.start >= before.start
     for word in words:
         assert 0 <= word.start <= word.end <= duration
-    # "country" ends the speech, in the last 1.5 s before the recording ends at 11 s.
-    assert words[-1].text.strip(".").lower() == "country" and words[-1].end > duration - 1.5
+    # "country" ends the speech, in the last 1.5 s before the recording ends at 11 s (a word Whisper may add
+    # after it aside).
+    last = [i for i, w in enumerate(words) if scoring_words(w.text) == ["country"]]
+    assert last and last[-1] >= len(words) - 2, [w.text for w in words]
+    assert words[last[-1]].end > duration - 1.5
 
 
 def test_tiny_en_transcribes_jfk(jfk):
