@@ -335,7 +335,8 @@ def _attribution_stage(ws: Workspace) -> Writer:
         for line, found in zip(lines, results):
             if found.character is None and line.source != "screenplay":
                 continue  # no match in the screenplay takes away only a name the screenplay gave
-            named += name_line(conn, line.id, found.character, "screenplay", found.confidence) and bool(found.character)
+            named += (name_line(conn, line.id, found.character, "screenplay", found.confidence, "text")
+                      and bool(found.character))
         drop_unused_characters(conn)
         return {"considered": len(lines), "named_by_screenplay": named}
 

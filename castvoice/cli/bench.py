@@ -95,3 +95,14 @@ def bench_serve(
     from castvoice.bench.serve import run as measure
 
     measure(out)
+
+
+@bench_app.command("conversation")
+def bench_conversation(
+    out: OutOption = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N AMI excerpts (and nothing else).")] = None,
+) -> None:
+    """Attribution, enrollment, dataset yield, clip cuts and voices on real conversation (AMI meetings)."""
+    from castvoice.bench.conversation import run as measure
+
+    measure(out, limit)

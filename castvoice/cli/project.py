@@ -88,7 +88,8 @@ def lines_command(
     table = Table("id", "start", "end", "character", "text", "source", "confidence", "speaker", "flag")
     for r in rows:
         conf = "" if r.confidence is None else f"{r.confidence:.2f}"
-        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.character or "", r.text, r.source or "",
+        source = f"{r.source} ({r.evidence})" if r.source and r.evidence and r.evidence != r.source else r.source
+        table.add_row(str(r.id), f"{r.start:.2f}", f"{r.end:.2f}", r.character or "", r.text, source or "",
                       conf, r.speaker or "", r.flag or "")
     stdout.print(table)
 

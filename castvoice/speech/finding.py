@@ -1,7 +1,9 @@
-"""Finding a character by voice: line embeddings, naming unnamed lines and speakers, enrollment by example."""
+"""Finding a character by voice: line embeddings, naming lines by screenplay and voice together, naming
+unnamed lines and speakers, enrollment by example."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +12,10 @@ import numpy as np
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import load_audio, read_analysis
 from castvoice.progress import track
+from castvoice.spans import Segment
+from castvoice.text.normalize import display_name
 from castvoice.workspace import Workspace, catalog, records
+from castvoice.workspace.catalog import LineRecord
 from castvoice.workspace.names import drop_unused_characters, name_line, weaker_sources
 
 # CAM++ cosine similarity on real speech (castvoice bench accuracy): same speaker about 0.79,
@@ -19,6 +24,15 @@ SAME_VOICE = 0.5
 MARGIN = 0.1  # the best character must beat the second best by this much
 REFERENCE_CONFIDENCE = 0.8  # text-named lines this sure define what a character sounds like
 ENCODER = "campplus"
+# Voice evidence for the screenplay model: log-likelihood ratio per unit of cosine similarity, for a line
+# of RELIABLE_SECONDS or more (shorter lines weigh less, by the square root of their share: their
+# embeddings are noisier), and the weight of the diarized speaker's other lines.
+VOICE_SLOPE = 10.0
+RELIABLE_SECONDS = 2.0
+SPEAKER_WEIGHT = 1.0
+SURE_TEXT = 0.9  # a screenplay name this sure on its wording alone was decided by the text
+EXAMPLE_FLOOR = 0.3  # an enrolled line must stay at least this near the example itself
+ENROLL_ROUNDS = 5  # rounds of growing an enrolled character's voice from the lines it accepts
 
 
 def _encoder():
@@ -45,6 +59,78 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.maximum(np.linalg.norm(matrix, axis=-1, keepdims=True), 1e-9)
 
 
+def _voice_log_ratios(lines: list[LineRecord], vectors: dict[int, np.ndarray], references: dict[str, list[int]],
+                      by_id: dict[int, LineRecord]) -> np.ndarray:
+    """lines x characters (sorted names of `references`): how much more each line sounds like each character
+    than like the others, from its embedding against the character's reference lines (its own left out)
+    and from the diarized speaker's reference lines."""
+    names = sorted(references)
+    centroids = {n: np.sum([vectors[i] for i in references[n] if i in vectors], axis=0) for n in names}
+    per_speaker: dict[str | None, np.ndarray] = {}
+    for column, name in enumerate(names):
+        for line_id in references[name]:
+            speaker = by_id[line_id].speaker
+            per_speaker.setdefault(speaker, np.zeros(len(names)))[column] += 1
+    ratios = np.zeros((len(lines), len(names)))
+    for row, line in enumerate(lines):
+        v = vectors.get(line.id)
+        if v is not None:
+            sims = []
+            for name in names:
+                centroid = centroids[name] - (v if line.id in references[name] else 0.0)
+                sims.append(float(_unit(centroid) @ v) if np.linalg.norm(centroid) > 1e-6 else 0.0)
+            weight = min(1.0, np.sqrt((line.end - line.start) / RELIABLE_SECONDS))
+            ratios[row] += VOICE_SLOPE * weight * np.asarray(sims)
+        counts = per_speaker.get(line.speaker) if line.speaker else None
+        if counts is not None:
+            own = np.array([line.id in references[n] for n in names], float)
+            ratios[row] += SPEAKER_WEIGHT * np.log((counts - own + 1) / (counts.sum() - own.sum() + len(names)))
+    return ratios - ratios.mean(axis=1, keepdims=True)
+
+
+def name_lines_by_screenplay_and_voice(ws: Workspace) -> dict:
+    """Name the lines the screenplay may name with its wording, its order and the voices together: each
+    character's voice comes from the lines the text alone names surely, and where the wording is
+    ambiguous (the same words in several blocks) the voice decides. Each name records what decided it.
+    Runs inside the caller's transaction."""
+    from castvoice.text.attribution import Evidence, attribute
+
+    blocks = catalog.script_blocks(ws)
+    lines = catalog.renamable_lines(ws, "screenplay")
+    if not blocks or not lines:
+        return {"named_with_voice": 0}
+    cues = [Segment(line.start, line.end, line.text) for line in lines]
+    by_text = attribute(cues, blocks)
+    by_id = {line.id: line for line in catalog.lines_of(ws, None)}
+    references: dict[str, list[int]] = {}
+    for line in by_id.values():
+        if line.character and line.source in ("subtitle", "manual", "enroll"):
+            references.setdefault(line.character, []).append(line.id)
+    for line, found in zip(lines, by_text):
+        if found.character and found.confidence >= REFERENCE_CONFIDENCE:
+            references.setdefault(display_name(found.character), []).append(line.id)
+    ids, matrix = catalog.line_embeddings(ws)
+    vectors = dict(zip(ids, _unit(matrix)))
+    names = sorted(references)
+    by_name = {display_name(b.character): b.character for b in blocks}
+    evidence = Evidence([by_name.get(n, n) for n in names], _voice_log_ratios(lines, vectors, references, by_id))
+    decided = Counter()
+    for line, text, joint in zip(lines, by_text, attribute(cues, blocks, evidence if names else None)):
+        if joint.character is None and line.source != "screenplay":
+            continue
+        if joint.character is None:
+            how = None
+        elif joint.character != text.character:
+            how = "voice"
+        else:
+            how = "text" if text.confidence >= SURE_TEXT else "text+voice"
+        name_line(ws.conn, line.id, joint.character, "screenplay", joint.confidence, how)
+        decided[how] += 1
+    drop_unused_characters(ws.conn)
+    return {"named_by_text": decided["text"], "named_by_text_and_voice": decided["text+voice"],
+            "named_by_voice_over_text": decided["voice"], "left_unnamed": decided[None]}
+
+
 def name_lines_by_voice(ws: Workspace) -> dict:
     """Name unnamed lines after the character whose voice they match, and flag text-named lines
     whose voice matches another character better than their own. Runs inside the caller's transaction."""
@@ -55,9 +141,11 @@ def name_lines_by_voice(ws: Workspace) -> dict:
     rows = catalog.line_naming(ws)
     by_voice = set(weaker_sources("speaker"))
     references: dict[str, list[int]] = {}
+    is_reference = set()
     for r in rows:
         if r.character and r.source not in by_voice and (r.confidence or 0) >= REFERENCE_CONFIDENCE:
             references.setdefault(r.character, []).append(index[r.id])
+            is_reference.add(r.id)
     names = sorted(references)
     sums = np.stack([vectors[references[n]].sum(axis=0) for n in names]) if names else np.zeros((0, vectors.shape[1]))
     counts = np.array([len(references[n]) for n in names])
@@ -71,7 +159,7 @@ def name_lines_by_voice(ws: Workspace) -> dict:
         if not names:
             continue
         v = vectors[index[r.id]]
-        own = np.array([n == r.character and r.source not in by_voice for n in names])
+        own = np.array([n == r.character and r.id in is_reference for n in names])
         # A line's own vector is left out of its character's centroid, so it cannot vouch for itself.
         leave_out = own.any() and counts[own][0] > 1
         centroids = _unit(sums - np.outer(own, v)) if leave_out else _unit(sums)
@@ -80,7 +168,7 @@ def name_lines_by_voice(ws: Workspace) -> dict:
         best, second = sims[order[0]], (sims[order[1]] if len(order) > 1 else -1.0)
         if r.source in (None, *by_voice):
             if best >= SAME_VOICE and best - second >= MARGIN:
-                named += name_line(conn, r.id, names[order[0]], "voice", float(best))
+                named += name_line(conn, r.id, names[order[0]], "voice", float(best), "voice")
                 records.mark_voice(conn, r.id, float(best))
             elif r.source == "voice":
                 name_line(conn, r.id, None, "voice", 0.0)
@@ -105,8 +193,14 @@ class EnrollMatch:
 
 def enroll(ws: Workspace, name: str, spans: list[tuple[float, float]] | None = None,
            sample: Path | None = None, threshold: float | None = None) -> list[EnrollMatch]:
-    """Label every line whose voice matches the example (movie spans or a recording); the
-    threshold defaults to SAME_VOICE."""
+    """Label every line whose voice matches the character (movie spans or a recording as the example);
+    the threshold defaults to SAME_VOICE.
+
+    The character's voice model grows from what it finds: it starts from the example and the lines
+    subtitles, the screenplay or the user already gave the character, and each round adds the lines it
+    accepted. Against drifting to another speaker, the example stays half of the model, a line must stay
+    near the example itself (EXAMPLE_FLOOR) and must sound more like the character than like any other
+    named character (MARGIN)."""
     threshold = SAME_VOICE if threshold is None else threshold
     encoder = _encoder()
     if sample is not None:
@@ -115,19 +209,48 @@ def enroll(ws: Workspace, name: str, spans: list[tuple[float, float]] | None = N
         examples = [read_analysis(ws.analysis_audio, s, e) for s, e in spans]
     else:
         raise CastvoiceError("give an example: --at START-END (movie time) or --sample FILE")
-    reference = _unit(np.mean([_unit(encoder.embed(a)) for a in examples], axis=0))
+    example = _unit(np.mean([_unit(encoder.embed(a)) for a in examples], axis=0))
     ids, vectors = catalog.line_embeddings(ws)
-    sims = _unit(vectors) @ reference
+    vectors = _unit(vectors)
     lines = {line.id: line for line in catalog.lines_of(ws, None)}
+    known = _named_voices(lines, ids, vectors)
+    character = display_name(name)
+    rivals = np.stack([v for n, v in known.items() if n.casefold() != character.casefold()] or
+                      [np.full(vectors.shape[1], np.nan)])
+    rival = np.nan_to_num(np.max(vectors @ rivals.T, axis=1), nan=-1.0)
+    near_example = vectors @ example >= EXAMPLE_FLOOR
+    own = next((v for n, v in known.items() if n.casefold() == character.casefold()), None)
+    model = example if own is None else _unit(example + own)
+    accepted = np.zeros(len(ids), bool)
+    for _ in range(ENROLL_ROUNDS):
+        sims = vectors @ model
+        accepting = (sims >= threshold) & near_example & (sims - rival >= MARGIN)
+        if np.array_equal(accepting, accepted):
+            break
+        accepted = accepting
+        if accepted.any():
+            found = _unit(vectors[accepted].sum(axis=0) + (0 if own is None else own))
+            model = _unit(example + found)
     matches = []
     with ws.transaction() as conn:
-        for line_id, sim in sorted(zip(ids, sims.tolist()), key=lambda x: lines[x[0]].start):
-            if sim < threshold:
-                continue
-            named = name_line(conn, line_id, name, "enroll", sim)
-            line = lines[line_id]
-            matches.append(EnrollMatch(line_id, line.start, line.end, line.text, round(sim, 3), named))
+        for row in sorted(np.flatnonzero(accepted), key=lambda row: lines[ids[row]].start):
+            line, similarity = lines[ids[row]], float(sims[row])
+            named = name_line(conn, line.id, name, "enroll", similarity, "voice")
+            matches.append(EnrollMatch(line.id, line.start, line.end, line.text, round(similarity, 3), named))
     return matches
+
+
+def _named_voices(lines: dict[int, LineRecord], ids: list[int], vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """The voice (mean embedding) of each character named by subtitles, by hand, by example or surely by
+    the screenplay."""
+    members: dict[str, list[int]] = {}
+    for row, line_id in enumerate(ids):
+        line = lines[line_id]
+        sure = line.source in ("subtitle", "manual", "enroll") or (
+            line.source == "screenplay" and (line.confidence or 0) >= REFERENCE_CONFIDENCE)
+        if line.character and sure:
+            members.setdefault(line.character, []).append(row)
+    return {name: _unit(vectors[rows].sum(axis=0)) for name, rows in members.items()}
 
 
 def name_speaker(ws: Workspace, label: str, name: str) -> int:

@@ -16,7 +16,7 @@ from castvoice.workspace.catalog import LineCue
 
 ALIGNMENT_VERSION = "1"
 DIARIZATION_VERSION = "1"
-VOICES_VERSION = "1"
+VOICES_VERSION = "2"
 ALIGN_PAD = 0.5  # how far outside its cue a line's words may be found
 ALIGN_BATCH_SECONDS = 120.0  # audio read at a time, so memory stays flat on long movies
 SAMPLE_SECONDS = 6.0
@@ -103,15 +103,16 @@ def _sample_span(turns: list[Segment], label: str) -> Span:
 
 
 def voices_stage(ws: Workspace):
-    """Embed every line's voice, note its diarized speaker, and name or flag lines by voice."""
-    from castvoice.speech.finding import embed_lines, name_lines_by_voice
+    """Embed every line's voice, note its diarized speaker, name lines by screenplay and voice together,
+    and name or flag the rest by voice."""
+    from castvoice.speech.finding import embed_lines, name_lines_by_screenplay_and_voice, name_lines_by_voice
 
     vectors, encoder = embed_lines(ws)
 
     def write(conn: sqlite3.Connection) -> dict:
         records.replace_line_embeddings(conn, vectors, encoder)
         records.assign_line_speakers(conn)
-        return name_lines_by_voice(ws)
+        return {**name_lines_by_screenplay_and_voice(ws), **name_lines_by_voice(ws)}
 
     return write
 

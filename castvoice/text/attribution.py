@@ -7,6 +7,11 @@ film order: staying on a block or moving to the next one is free, skipping a few
 from the film) costs a little, and any other jump (reordered scenes) costs more; a "no match" state
 absorbs lines the screenplay lacks. Forward-backward gives each cue a posterior over characters,
 whose maximum is the name and its confidence.
+
+Other evidence of who speaks a cue (how much its voice sounds like each character) enters the same
+model: as a log-likelihood ratio per cue and character, added to the emission of every block of that
+character. Where the wording is ambiguous (the same "Hello?" in several blocks), the voice decides;
+where the voice is unsure, the wording and the order of the screenplay do.
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ class Attribution:
     character: str | None
     confidence: float
     block: int | None  # index of the matched dialogue block
+
+
+@dataclass
+class Evidence:
+    """Log-likelihood ratios that each cue (row) is spoken by each character (column), from outside the text."""
+
+    characters: list[str]
+    log_ratios: np.ndarray  # cues x characters; 0 where there is no evidence
 
 
 def _features(text: str) -> list[str]:
@@ -93,14 +106,16 @@ def _transition(prev: _Step, nxt: _Step) -> np.ndarray:
     return np.where(nxt.block[None, :] < 0, np.where(keeps_position, 0.0, -np.inf), score)
 
 
-def _step(scores: sparse.csr_matrix, i: int, no_match_positions: np.ndarray) -> _Step:
+def _step(scores: sparse.csr_matrix, i: int, no_match_positions: np.ndarray, voice: np.ndarray) -> _Step:
+    """The states for cue `i`; `voice` holds the outside evidence for each block's character."""
     row = scores.getrow(i)
     order = np.argsort(-row.data)[:CANDIDATES]
     blocks = row.indices[order]
     return _Step(
         block=np.concatenate([blocks, np.full(len(no_match_positions), -1)]),
         position=np.concatenate([blocks, no_match_positions]),
-        emission=np.concatenate([row.data[order], np.full(len(no_match_positions), NO_MATCH_SCORE)]),
+        emission=np.concatenate([SHARPNESS * row.data[order] + voice[blocks],
+                                 np.full(len(no_match_positions), SHARPNESS * NO_MATCH_SCORE)]),
     )
 
 
@@ -111,25 +126,39 @@ def _likeliest_positions(step: _Step, log_alpha: np.ndarray) -> np.ndarray:
     return np.array(sorted(best, key=best.get, reverse=True)[:CANDIDATES])
 
 
-def attribute(cues: list[Segment], blocks: list[DialogueBlock]) -> list[Attribution]:
-    """Give each cue the screenplay character whose dialogue it matches, with a confidence."""
+def _block_evidence(blocks: list[DialogueBlock], evidence: Evidence | None, cues: int) -> np.ndarray:
+    """cues x blocks: the outside evidence for each block's character."""
+    if evidence is None:
+        return np.zeros((cues, len(blocks)))
+    column = {name: i for i, name in enumerate(evidence.characters)}
+    per_block = np.zeros((cues, len(blocks)))
+    for j, block in enumerate(blocks):
+        if block.character in column:
+            per_block[:, j] = evidence.log_ratios[:, column[block.character]]
+    return per_block
+
+
+def attribute(cues: list[Segment], blocks: list[DialogueBlock], evidence: Evidence | None = None) -> list[Attribution]:
+    """Give each cue the screenplay character whose dialogue it matches, with a confidence; `evidence`
+    (e.g. voice) weighs in where given."""
     if not cues:
         return []
     if not blocks:
         return [Attribution(None, 0.0, None) for _ in cues]
     scores = _containment(cues, blocks)
+    voice = _block_evidence(blocks, evidence, len(cues))
 
-    steps = [_step(scores, 0, np.array([-1]))]
-    log_alpha = [SHARPNESS * steps[0].emission]
+    steps = [_step(scores, 0, np.array([-1]), voice[0])]
+    log_alpha = [steps[0].emission]
     for i in range(1, len(cues)):
-        step = _step(scores, i, _likeliest_positions(steps[-1], log_alpha[-1]))
+        step = _step(scores, i, _likeliest_positions(steps[-1], log_alpha[-1]), voice[i])
         trans = SHARPNESS * _transition(steps[-1], step)
-        log_alpha.append(_logsumexp(log_alpha[-1][:, None] + trans, axis=0) + SHARPNESS * step.emission)
+        log_alpha.append(_logsumexp(log_alpha[-1][:, None] + trans, axis=0) + step.emission)
         steps.append(step)
     log_beta = [np.zeros(len(steps[-1].block))]
     for i in range(len(cues) - 1, 0, -1):
         trans = SHARPNESS * _transition(steps[i - 1], steps[i])
-        following = log_beta[0] + SHARPNESS * steps[i].emission
+        following = log_beta[0] + steps[i].emission
         log_beta.insert(0, _logsumexp(trans + following[None, :], axis=1))
 
     results = []

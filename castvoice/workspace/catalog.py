@@ -34,6 +34,7 @@ class LineRecord:
     speaker: str | None = None  # the diarized speaker covering most of the line
     voice_similarity: float | None = None  # to the character's voice, where known
     flag: str | None = None  # e.g. the voice sounds like another character
+    evidence: str | None = None  # what decided the name: text, voice, or text+voice
 
 
 @dataclass
@@ -89,14 +90,14 @@ def character_name(ws: Workspace, name: str) -> str:
 
 _LINES = (
     "SELECT l.id, l.start, l.end, l.text, c.name AS character, l.name_source, l.confidence,"
-    " s.label AS speaker, l.voice_similarity, l.flag"
+    " s.label AS speaker, l.voice_similarity, l.flag, l.evidence"
     " FROM lines l LEFT JOIN characters c ON c.id = l.character_id LEFT JOIN speakers s ON s.id = l.speaker_id"
 )
 
 
 def _line_records(rows) -> list[LineRecord]:
     return [LineRecord(r["id"], r["start"], r["end"], r["text"], r["character"], r["name_source"], r["confidence"],
-                       r["speaker"], r["voice_similarity"], r["flag"]) for r in rows]
+                       r["speaker"], r["voice_similarity"], r["flag"], r["evidence"]) for r in rows]
 
 
 def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:

@@ -149,6 +149,9 @@ MIGRATIONS: list[str] = [
         vector BLOB NOT NULL
     );
     """,
+    """
+    ALTER TABLE lines ADD COLUMN evidence TEXT;  -- what decided a line's name: text, voice, text+voice
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,14 +23,16 @@ def weaker_sources(source: str) -> tuple[str, ...]:
     return SOURCES[SOURCES.index(source):]
 
 
-def name_line(conn: sqlite3.Connection, line_id: int, name: str | None, source: str, confidence: float) -> bool:
-    """Name a line (None: unname it) unless a stronger source already named it; True if it changed."""
+def name_line(conn: sqlite3.Connection, line_id: int, name: str | None, source: str, confidence: float,
+              evidence: str | None = None) -> bool:
+    """Name a line (None: unname it) unless a stronger source already named it; True if it changed.
+    `evidence` says what decided a name inferred from the screenplay or the voice (text, voice, text+voice)."""
     placeholders = ",".join("?" * len(weaker_sources(source)))
     changed = conn.execute(
-        f"UPDATE lines SET character_id = ?, name_source = ?, confidence = ?"
+        f"UPDATE lines SET character_id = ?, name_source = ?, confidence = ?, evidence = ?"
         f" WHERE id = ? AND (name_source IS NULL OR name_source IN ({placeholders}))",
         (character_id(conn, name) if name else None, source if name else None, round(confidence, 3),
-         line_id, *weaker_sources(source)),
+         evidence if name else None, line_id, *weaker_sources(source)),
     ).rowcount
     return bool(changed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from castvoice.workspace import copy_workspace
@@ -147,3 +148,46 @@ def test_perturbed_screenplay_with_voice_names_every_line(demo, truth, unnamed_w
     print(f"seed {seed}: {right}/{len(truth)} named correctly, {sum(l['source'] == 'voice' for l in lines)} by voice")
     assert right / len(truth) >= 0.9
     assert any(line["source"] == "voice" for line in lines)
+
+
+CALL = [("ANNA", "af_heart", "Hello?"), ("BETH", "bf_emma", "Hello?"),
+        ("ANNA", "af_heart", "Is that you, Beth? The line is terrible tonight, I can hardly hear a thing."),
+        ("BETH", "bf_emma", "Yes, it is me. I am calling from the station, the last train has gone."),
+        ("ANNA", "af_heart", "Then stay where you are and I will drive down to fetch you in half an hour."),
+        ("BETH", "bf_emma", "Thank you. I will wait by the clock under the big glass roof.")]
+
+
+def _phone_call(folder: Path) -> tuple[Path, Path, Path, list[tuple[str, float, float]]]:
+    """Two voices taking turns, opening with the same word: the audio, unnamed SRT, a screenplay and the truth."""
+    import soundfile as sf
+
+    from castvoice.voice.backends import get_tts
+
+    tts = get_tts("kokoro")
+    gap = np.zeros(int(0.5 * tts.sample_rate), np.float32)
+    audio, truth, srt, script = [gap], [], [], ["INT. HALL - NIGHT", ""]
+    at = len(gap) / tts.sample_rate
+    for index, (who, voice, text) in enumerate(CALL, 1):
+        speech = tts.synthesize(text, voice, 1.0)
+        end = at + len(speech) / tts.sample_rate
+        truth.append((who, at, end))
+        stamp = lambda t: f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{int(t % 60):02d},{int(t % 1 * 1000):03d}"  # noqa: E731
+        srt += [str(index), f"{stamp(at)} --> {stamp(end)}", text, ""]
+        script += [who, text, ""]
+        audio += [speech, gap]
+        at = end + len(gap) / tts.sample_rate
+    sf.write(folder / "call.wav", np.concatenate(audio), tts.sample_rate)
+    (folder / "call.srt").write_text("\n".join(srt))
+    (folder / "call.fountain").write_text("\n".join(script))
+    return folder / "call.wav", folder / "call.srt", folder / "call.fountain", truth
+
+
+def test_the_voice_decides_between_identical_lines(tmp_path):
+    """Both speakers open with "Hello?": the screenplay cannot tell the two apart, their voices can."""
+    audio, srt, script, truth = _phone_call(tmp_path)
+    castvoice("ingest", audio, "--subs", srt, "--script", script, "-w", tmp_path / "ws")
+    lines = _all_lines(tmp_path / "ws")
+    assert [line["character"] for line in lines] == ["Anna", "Beth", "Anna", "Beth", "Anna", "Beth"]
+    hellos = lines[:2]
+    assert all(line["evidence"] in ("voice", "text+voice") and line["confidence"] >= 0.8 for line in hellos)
+    assert all(line["evidence"] == "text" for line in lines[2:])
