@@ -37,4 +37,5 @@ def report(sections: dict[str, list[dict]], targets: dict, out: Path | None) -> 
         console.print(rows_table(title, rows))
     console.print("targets: " + ", ".join(f"{k} {v}" for k, v in targets.items()))
     if out:
-        write_text_atomic(out, json.dumps({"targets": targets, **sections}, indent=2, ensure_ascii=False))
+        write_text_atomic(out, json.dumps({"targets": targets, **sections}, indent=2, ensure_ascii=False,
+                                         default=lambda value: value.item()))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import load_audio, read_analysis
 from castvoice.progress import track
@@ -31,6 +32,8 @@ VOICE_SLOPE = 10.0
 RELIABLE_SECONDS = 2.0
 SPEAKER_WEIGHT = 1.0
 SURE_TEXT = 0.9  # a screenplay name this sure on its wording alone was decided by the text
+MIXED_VOICE = 0.3  # below this, a character's surely named lines are not one voice (different: ~0.1)
+MIN_VOICE_LINES = 3
 EXAMPLE_FLOOR = 0.3  # an enrolled line must stay at least this near the example itself
 ENROLL_ROUNDS = 5  # rounds of growing an enrolled character's voice from the lines it accepts
 
@@ -98,7 +101,7 @@ def name_lines_by_screenplay_and_voice(ws: Workspace) -> dict:
     blocks = catalog.script_blocks(ws)
     lines = catalog.renamable_lines(ws, "screenplay")
     if not blocks or not lines:
-        return {"named_with_voice": 0}
+        return {}
     cues = [Segment(line.start, line.end, line.text) for line in lines]
     by_text = attribute(cues, blocks)
     by_id = {line.id: line for line in catalog.lines_of(ws, None)}
@@ -112,6 +115,10 @@ def name_lines_by_screenplay_and_voice(ws: Workspace) -> dict:
     ids, matrix = catalog.line_embeddings(ws)
     vectors = dict(zip(ids, _unit(matrix)))
     names = sorted(references)
+    mixed = _mixed_voices(references, vectors)
+    for name, similarity in mixed.items():
+        log.warning("the lines the screenplay surely gives %s do not share one voice (median similarity %.2f to "
+                    "each other); check that the screenplay belongs to this film", name, similarity)
     by_name = {display_name(b.character): b.character for b in blocks}
     evidence = Evidence([by_name.get(n, n) for n in names], _voice_log_ratios(lines, vectors, references, by_id))
     decided = Counter()
@@ -128,7 +135,22 @@ def name_lines_by_screenplay_and_voice(ws: Workspace) -> dict:
         decided[how] += 1
     drop_unused_characters(ws.conn)
     return {"named_by_text": decided["text"], "named_by_text_and_voice": decided["text+voice"],
-            "named_by_voice_over_text": decided["voice"], "left_unnamed": decided[None]}
+            "named_by_voice_over_text": decided["voice"], "left_unnamed": decided[None],
+            "characters_of_mixed_voice": sorted(mixed)}
+
+
+def _mixed_voices(references: dict[str, list[int]], vectors: dict[int, np.ndarray]) -> dict[str, float]:
+    """Characters (with MIN_VOICE_LINES lines or more) whose lines do not sound like one voice: the median
+    similarity between two of their lines is below MIXED_VOICE."""
+    mixed = {}
+    for name, line_ids in references.items():
+        own = np.stack([vectors[i] for i in line_ids if i in vectors] or [np.zeros(1)])
+        if len(own) < MIN_VOICE_LINES:
+            continue
+        similarity = float(np.median((own @ own.T)[np.triu_indices(len(own), 1)]))
+        if similarity < MIXED_VOICE:
+            mixed[name] = similarity
+    return mixed
 
 
 def name_lines_by_voice(ws: Workspace) -> dict:
@@ -176,7 +198,7 @@ def name_lines_by_voice(ws: Workspace) -> dict:
             mine = float(sims[names.index(r.character)])
             sounds_like = names[order[0]] != r.character and best - mine >= MARGIN and mine < SAME_VOICE
             records.mark_voice(conn, r.id, mine, f"voice sounds like {names[order[0]]}" if sounds_like else None)
-            flagged += sounds_like
+            flagged += bool(sounds_like)
     drop_unused_characters(conn)
     return {"named_by_voice": named, "flagged": flagged, "characters_with_voice": len(names)}
 

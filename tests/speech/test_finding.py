@@ -191,3 +191,21 @@ def test_the_voice_decides_between_identical_lines(tmp_path):
     hellos = lines[:2]
     assert all(line["evidence"] in ("voice", "text+voice") and line["confidence"] >= 0.8 for line in hellos)
     assert all(line["evidence"] == "text" for line in lines[2:])
+
+
+def test_a_screenplay_whose_names_match_no_voice_is_reported(demo, unnamed_workspace, tmp_path):
+    """Names dealt to the dialogue at random: every character's lines mix the three voices."""
+    import random
+
+    from castvoice.text.screenplay import read_screenplay
+
+    blocks = read_screenplay(demo / "demo.screenplay.txt").blocks
+    names = sorted({b.character for b in blocks})
+    deal = random.Random(0)
+    for block in blocks:
+        block.character = deal.choice(names)
+    script = tmp_path / "dealt.screenplay.txt"
+    script.write_text(_plain_screenplay(blocks))
+    ws = _copy(unnamed_workspace, tmp_path)
+    done = castvoice("ingest", demo / "demo.mp4", "--subs", demo / "demo.srt", "--script", script, "-w", ws)
+    assert done.stderr.count("do not share one voice") == len(names)
