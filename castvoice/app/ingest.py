@@ -32,6 +32,7 @@ from castvoice.workspace.catalog import ClipOverride, LineRecord
 from castvoice.workspace.names import USER_SOURCES, drop_unused_characters, name_line
 
 ATTRIBUTION_VERSION = "1"
+ASR_LINES_VERSION = "2"  # sentences cut at pauses and speaker changes
 
 Writer = Callable[[sqlite3.Connection], dict]
 
@@ -140,26 +141,30 @@ def ingest(
         log.warning("%s: no subtitles given and none embedded; pass --subs FILE to find lines", movie)
     elif track is None:
         log.info("%s: no subtitles given and none embedded; the lines come from speech recognition", movie)
-        subs_fp = db.fingerprint("asr", asr_model, language)
+        subs_fp = db.fingerprint("asr", asr_model, language, ASR_LINES_VERSION)
 
     stat = movie.stat()
     media_fp = db.fingerprint(movie, stat.st_size, stat.st_mtime_ns)
+    stages = [Stage("media", media_fp, lambda ws: _media_stage(ws, info))]
     lines_fp = db.fingerprint(media_fp, subs_fp)
+    if not text_only:
+        from castvoice.speech import stages as speech
+
+        # Diarization hears only the audio; lines from speech recognition are split where the speaker changes.
+        diarization_fp = db.fingerprint(media_fp, num_speakers, speech.DIARIZATION_VERSION)
+        stages.append(Stage("diarization", diarization_fp, lambda ws: speech.diarization_stage(ws, num_speakers)))
+        if track is None:
+            lines_fp = db.fingerprint(lines_fp, diarization_fp)
     attribution_fp = db.fingerprint(lines_fp, script_fp, ATTRIBUTION_VERSION)
-    stages = [
-        Stage("media", media_fp, lambda ws: _media_stage(ws, info)),
+    stages += [
         Stage("lines", lines_fp, lambda ws: _lines_stage(ws, track, asr_model, language, text_only, discard_edits)),
         Stage("screenplay", script_fp, lambda ws: _screenplay_stage(screenplay)),
         Stage("attribution", attribution_fp, _attribution_stage),
     ]
     if not text_only:
-        from castvoice.speech import stages as speech
-
         alignment_fp = db.fingerprint(lines_fp, language, speech.ALIGNMENT_VERSION)
-        diarization_fp = db.fingerprint(media_fp, num_speakers, speech.DIARIZATION_VERSION)
         stages += [
             Stage("alignment", alignment_fp, lambda ws: speech.alignment_stage(ws, language)),
-            Stage("diarization", diarization_fp, lambda ws: speech.diarization_stage(ws, num_speakers)),
             Stage("voices", db.fingerprint(alignment_fp, diarization_fp, attribution_fp, speech.VOICES_VERSION),
                   speech.voices_stage),
         ]
@@ -225,16 +230,19 @@ def _lines_stage(
     ws: Workspace, track: SubtitleTrack | None, asr_model: str, language: str | None, text_only: bool,
     discard_edits: bool = False,
 ) -> Writer:
-    """Lines from the subtitles, or from speech recognition when the movie has none. Names and clip decisions
-    given by hand follow their lines to the new ones; where a decision has no line to follow, the stage
-    refuses (nothing is written) unless `discard_edits`."""
+    """Lines from the subtitles, or from speech recognition when the movie has none: then sentences, split
+    where the diarized speaker changes (diarization runs first). Names and clip decisions given by hand
+    follow their lines to the new ones; where a decision has no line to follow, the stage refuses (nothing
+    is written) unless `discard_edits`."""
     if track is None and text_only:
         track, source = SubtitleTrack(), "nothing (no subtitles)"
     elif track is None:
         from castvoice.speech.asr import transcribe_file
+        from castvoice.speech.resegment import split_at_speaker_changes
 
         transcript = transcribe_file(ws.analysis_audio, model=asr_model, language=language)
-        track = SubtitleTrack(cues=[Segment(s.start, s.end, s.text.strip()) for s in transcript.segments if s.text.strip()])
+        sentences = split_at_speaker_changes(transcript.segments, catalog.turns(ws))
+        track = SubtitleTrack(cues=[Segment(s.start, s.end, s.text) for s in sentences if s.text])
         source = f"speech recognition ({asr_model}, language {transcript.language})"
         language = transcript.language
     else:

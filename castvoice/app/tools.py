@@ -23,7 +23,7 @@ def transcribe(media: Path, model: str, language: str | None, fmt: str, words: b
         raise CastvoiceError(f"unknown transcript format {fmt!r}; choose from {', '.join(FORMATS)}")
     info = probe(media)
     with track("transcribing", total=max(1, round(info.duration))) as progress:
-        transcript = transcribe_file(media, model, language, words,
+        transcript = transcribe_file(media, model, language,
                                      on_progress=lambda seconds: progress.update(done=round(seconds)))
     text = render(transcript, fmt, words)
     if out is not None:

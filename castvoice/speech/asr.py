@@ -14,6 +14,7 @@ from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.spans import Segment, Span, Word
+from castvoice.speech.resegment import sentence_lines
 from castvoice.speech.types import Transcript
 from castvoice.speech.vad import VadSettings, get_vad, iter_speech_chunks
 
@@ -22,7 +23,8 @@ MULTILINGUAL_FALLBACK = "base"
 # Speech must last a quarter second to count, so a lone cymbal or shout in a score is not sent to Whisper;
 # the long silence and padding keep Whisper's context around each stretch of speech.
 ASR_VAD = VadSettings(threshold=0.5, min_silence=2.0, min_speech=0.25, pad=0.4)
-SPLIT_VAD = VadSettings(threshold=0.5, min_silence=0.2, min_speech=0.25, pad=0.1)  # for speech without long pauses
+# Finer regions: where speech without long pauses may be cut, and the pauses that end sentences.
+SPLIT_VAD = VadSettings(threshold=0.5, min_silence=0.2, min_speech=0.25, pad=0.1)
 BATCH_SIZE = 8  # Whisper windows decoded together: keeps both cores busy
 CHUNK_SECONDS = 600.0
 WHISPER_WINDOW = 30.0
@@ -188,11 +190,11 @@ def transcribe_file(
     path: Path,
     model: str = DEFAULT_MODEL,
     language: str | None = None,
-    words: bool = False,
     chunk_seconds: float = CHUNK_SECONDS,
     on_progress: Callable[[float], None] | None = None,
 ) -> Transcript:
-    """Transcribe a media file of any length in chunks cut at silences, with times from the file's start.
+    """Transcribe a media file of any length in chunks cut at silences, as sentences with their words
+    (`sentence_lines`), with times from the file's start.
 
     Without `language`, the language heard in the first chunk with speech is kept for the rest.
     `on_progress` receives the seconds of audio done after each chunk.
@@ -201,13 +203,14 @@ def transcribe_file(
     result = Transcript(language=language or "", duration=0.0)
     for chunk in iter_speech_chunks(Path(path), chunk_seconds, ASR_VAD):
         if chunk.regions:
-            part = asr.transcribe(chunk.audio, language, words)
+            part = asr.transcribe(chunk.audio, language, words=True)
             if language is None and part.segments:
                 language = result.language = part.language
                 result.language_probability = part.language_probability
             if asr.english_only and language not in (None, "en"):
                 asr = get_asr(MULTILINGUAL_FALLBACK)  # it has warned once already
-            result.segments += [_shifted(s, chunk.offset) for s in part.segments]
+            sentences = sentence_lines(part.segments, get_vad().regions(chunk.audio, SPLIT_VAD))
+            result.segments += [_shifted(s, chunk.offset) for s in sentences]
         result.duration = chunk.end
         if on_progress:
             on_progress(chunk.end)

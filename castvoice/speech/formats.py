@@ -9,7 +9,12 @@ from pathlib import Path
 
 from castvoice.errors import CastvoiceError, InputError
 from castvoice.spans import Segment
+from castvoice.speech.resegment import split_until
 from castvoice.speech.types import Transcript
+
+MAX_CUE_LINE = 42  # characters on one subtitle line; a cue holds two
+MAX_CUE_SECONDS = 7.0
+MIN_CUE_SECONDS = 1.0
 
 
 def to_txt(transcript: Transcript) -> str:
@@ -25,27 +30,53 @@ def _timestamp(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
 
 
-def _cue_text(text: str) -> str:
-    """Segment text on one line, never holding the cue arrow."""
-    return " ".join(text.split()).replace("-->", "->")
+def subtitle_cues(transcript: Transcript) -> list[Segment]:
+    """The transcript as cues a subtitler accepts: segments split at word boundaries (sentence and clause
+    ends and pauses first) until each cue lasts at most MAX_CUE_SECONDS and fits two lines of MAX_CUE_LINE
+    characters. Cues are timed on their words; one shorter than MIN_CUE_SECONDS stays up longer, until the
+    next begins. The text holds its line break as "\n"."""
+    pieces = [p for s in transcript.segments if s.text.strip() for p in split_until(s, _fits_cue)]
+    cues = [Segment(p.start, p.end, _cue_lines(p.text)) for p in pieces]
+    last = transcript.duration if transcript.duration is not None else float("inf")
+    for cue, after in zip(cues, [c.start for c in cues[1:]] + [last]):
+        if cue.duration < MIN_CUE_SECONDS:
+            cue.end = max(cue.end, min(cue.start + MIN_CUE_SECONDS, after))
+    return cues
+
+
+def _fits_cue(piece: Segment) -> bool:
+    return piece.duration <= MAX_CUE_SECONDS and all(len(line) <= MAX_CUE_LINE
+                                                     for line in _cue_lines(piece.text).split("\n"))
+
+
+def _cue_lines(text: str) -> str:
+    """Text on one line, never holding the cue arrow; when longer than MAX_CUE_LINE, on two lines broken at
+    a space: after punctuation where both lines fit, and else where they are most even."""
+    text = " ".join(text.split()).replace("-->", "->")
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if len(text) <= MAX_CUE_LINE or not spaces:
+        return text
+
+    def badness(space: int) -> tuple[bool, bool, int]:
+        longer = max(space, len(text) - space - 1)
+        return longer > MAX_CUE_LINE, text[space - 1] not in ",.;:!?", longer
+
+    space = min(spaces, key=badness)
+    return f"{text[:space]}\n{text[space + 1:]}"
 
 
 def to_srt(transcript: Transcript) -> str:
-    """SubRip cues, one per segment."""
-    cues = [
-        f"{n}\n{_timestamp(s.start, ',')} --> {_timestamp(s.end, ',')}\n{_cue_text(s.text)}\n"
-        for n, s in enumerate((s for s in transcript.segments if s.text.strip()), start=1)
-    ]
-    return "\n".join(cues)
+    """SubRip cues (`subtitle_cues`)."""
+    return "\n".join(f"{n}\n{_timestamp(c.start, ',')} --> {_timestamp(c.end, ',')}\n{c.text}\n"
+                     for n, c in enumerate(subtitle_cues(transcript), start=1))
 
 
 def to_vtt(transcript: Transcript) -> str:
-    """WebVTT cues, one per segment (&, < and > escaped as the format requires)."""
+    """WebVTT cues (`subtitle_cues`), with &, < and > escaped as the format requires."""
     cues = ["WEBVTT\n"]
-    for s in transcript.segments:
-        if s.text.strip():
-            text = _cue_text(s.text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            cues.append(f"{_timestamp(s.start, '.')} --> {_timestamp(s.end, '.')}\n{text}\n")
+    for cue in subtitle_cues(transcript):
+        text = cue.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        cues.append(f"{_timestamp(cue.start, '.')} --> {_timestamp(cue.end, '.')}\n{text}\n")
     return "\n".join(cues)
 
 

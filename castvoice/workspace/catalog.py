@@ -10,6 +10,7 @@ import numpy as np
 
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
+from castvoice.spans import Segment
 from castvoice.text.types import DialogueBlock
 from castvoice.workspace import Workspace
 from castvoice.workspace.names import weaker_sources
@@ -173,6 +174,13 @@ def speakers(ws: Workspace) -> list[SpeakerSummary]:
     ).fetchall()
     return [SpeakerSummary(r["label"], r["name"], round(r["seconds"], 2), r["turns"], r["lines"],
                            str(ws.speaker_sample(r["label"]))) for r in rows]
+
+
+def turns(ws: Workspace) -> list[Segment]:
+    """Diarization's speaker turns, in time order, labelled by speaker."""
+    return [Segment(r["start"], r["end"], speaker=r["label"], overlap=bool(r["overlap"])) for r in ws.conn.execute(
+        "SELECT t.start, t.end, s.label, t.overlap FROM turns t JOIN speakers s ON s.id = t.speaker_id"
+        " ORDER BY t.start, t.id")]
 
 
 def other_voices(ws: Workspace, line_ids: list[int], low: float, high: float) -> list[tuple[float, float]]:

@@ -1,15 +1,21 @@
-"""Ingest and clip cutting on a real recording: the videogrep manifesto MP4 with its SRT."""
+"""Ingest and clip cutting on real recordings: the videogrep manifesto MP4 with its SRT, and two readers
+taking turns without subtitles."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import soundfile as sf
 
+from castvoice.media.decode import ANALYSIS_RATE, load_audio
+from castvoice.speech.vad import speech_regions
+from castvoice.workspace import copy_workspace
 from conftest import EVAL, castvoice
 
 MANIFESTO = EVAL / "videogrep_manifesto"
+LIBRISPEECH = EVAL / "resemblyzer_librispeech_test_other"
 pytestmark = pytest.mark.skipif(not MANIFESTO.is_dir(), reason="../shared/eval is not present")
 
 
@@ -71,3 +77,43 @@ def test_ingest_benchmark_measures_the_subtitle_path():
     assert row["lines"] == 37 and row["movie_seconds"] == pytest.approx(88.07, abs=0.1)
     assert row["total_seconds"] >= row["decode_seconds"] > 0
     assert row["seconds_per_movie_hour"] == pytest.approx(row["total_seconds"] / row["movie_seconds"] * 3600, rel=0.01)
+
+
+@pytest.fixture(scope="module")
+def two_readers(tmp_path_factory):
+    """A man and a woman (LibriSpeech 1688, 3080) taking turns four times each, 0.2 s apart; each utterance
+    stops at a pause near its middle, so that a sentence runs on into the other reader's. Ingested without
+    subtitles; returns the workspace and who reads when."""
+    folder = tmp_path_factory.mktemp("two_readers")
+    gap = np.zeros(round(0.2 * ANALYSIS_RATE), np.float32)
+    pieces, turns, at = [], [], 0.0
+    for k in range(4):
+        for reader in ("1688", "3080"):
+            audio = load_audio(sorted((LIBRISPEECH / reader).glob("*.flac"))[k])
+            middle = len(audio) / ANALYSIS_RATE / 2
+            stop = min(speech_regions(audio, min_silence=0.15, pad=0.05), key=lambda r: abs(r.end - middle)).end
+            pieces += [audio[:round(stop * ANALYSIS_RATE)], gap]
+            turns.append((at, at + stop, reader))
+            at += stop + len(gap) / ANALYSIS_RATE
+    sf.write(folder / "readers.wav", np.concatenate(pieces), ANALYSIS_RATE)
+    done = castvoice("ingest", folder / "readers.wav", "-w", folder / "ws")
+    assert "stages run: media, diarization, lines," in done.stdout
+    return folder, turns
+
+
+def test_lines_from_speech_do_not_run_across_a_change_of_reader(two_readers):
+    folder, turns = two_readers
+    lines = json.loads(castvoice("lines", "--json", "-w", folder / "ws").stdout)
+    assert len(lines) >= len(turns)
+    for line in lines:
+        heard = {}
+        for start, end, reader in turns:
+            heard[reader] = heard.get(reader, 0.0) + max(0.0, min(end, line["end"]) - max(start, line["start"]))
+        assert min(heard.values()) < 0.3, f"{line['text']!r} holds both readers: {heard}"
+
+
+def test_lines_from_speech_are_redone_when_the_speakers_are(two_readers, tmp_path):
+    folder, _ = two_readers
+    ws = copy_workspace(folder / "ws", tmp_path / "ws")
+    done = castvoice("ingest", folder / "readers.wav", "--num-speakers", "2", "-w", ws)
+    assert "stages run: diarization, lines," in done.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 
 import numpy as np
 import pysubs2
@@ -15,11 +16,13 @@ from castvoice.bench.asr import JFK_REFERENCE
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.speech.asr import get_asr, transcribe_file
-from castvoice.speech.formats import parse_rttm, render, to_rttm
+from castvoice.speech.formats import MAX_CUE_LINE, MAX_CUE_SECONDS, parse_rttm, render, subtitle_cues, to_rttm
+from castvoice.speech.resegment import MAX_LINE_SECONDS
 from castvoice.spans import Segment
 from castvoice.speech.vad import iter_speech_chunks, speech_regions, speech_regions_file
 from castvoice.text.metrics import word_error_rate as wer
 from castvoice.text.normalize import scoring_words
+from castvoice.text.subtitles import read_subtitles
 from conftest import EVAL
 
 JFK = EVAL / "whisper_jfk" / "jfk.flac"
@@ -120,7 +123,7 @@ def test_long_file_chunks_are_cut_in_silence(long_recording):
 def test_long_file_transcribed_in_chunks_lines_up(long_recording):
     path, period, speech = long_recording
     done = []
-    transcript = transcribe_file(path, "tiny.en", words=True, chunk_seconds=40, on_progress=done.append)
+    transcript = transcribe_file(path, "tiny.en", chunk_seconds=40, on_progress=done.append)
     assert len(done) >= 5 and done[-1] == pytest.approx(8 * period, abs=0.05)
     for k in range(8):
         start = k * period
@@ -133,12 +136,14 @@ def test_long_file_transcribed_in_chunks_lines_up(long_recording):
 
 def test_srt_vtt_and_json_read_back(tmp_path, jfk_base):
     segments = jfk_base.segments
+    cues = subtitle_cues(jfk_base)
+    assert len(cues) >= 2, "JFK's 105-character sentence does not fit one cue"
     for fmt in ("srt", "vtt"):
         path = tmp_path / f"jfk.{fmt}"
         path.write_text(render(jfk_base, fmt))
         events = pysubs2.load(str(path)).events
         assert [(e.start, e.end, e.plaintext) for e in events] == [
-            (round(s.start * 1000), round(s.end * 1000), s.text) for s in segments
+            (round(c.start * 1000), round(c.end * 1000), c.text) for c in cues
         ]
     document = json.loads(render(jfk_base, "json", words=True))
     assert document["language"] == "en" and document["text"] == jfk_base.text
@@ -146,6 +151,40 @@ def test_srt_vtt_and_json_read_back(tmp_path, jfk_base):
     assert [w["word"] for w in document["segments"][0]["words"]] == [w.text for w in segments[0].words]
     assert "words" not in json.loads(render(jfk_base, "json"))["segments"][0]
     assert render(jfk_base, "txt").splitlines() == [s.text for s in segments]
+
+
+@pytest.fixture(scope="module")
+def manifesto():
+    """The videogrep manifesto (88 s, one reader) transcribed without its subtitles."""
+    return transcribe_file(EVAL / "videogrep_manifesto" / "manifesto.mp4", "base")
+
+
+def test_without_subtitles_the_lines_are_sentences(manifesto):
+    lines = manifesto.segments
+    lengths = [line.duration for line in lines]
+    print(f"{len(lines)} lines, median {statistics.median(lengths):.1f} s, longest {max(lengths):.1f} s")
+    assert len(lines) >= 10 and max(lengths) <= MAX_LINE_SECONDS
+    assert 1.5 <= statistics.median(lengths) <= 8.0
+    for line in lines:
+        assert (line.start, line.end) == (line.words[0].start, line.words[-1].end)
+    assert sum(line.text.endswith((".", "?", "!")) for line in lines) >= len(lines) / 2
+    reference = " ".join(c.text for c in read_subtitles(EVAL / "videogrep_manifesto" / "manifesto.srt").cues)
+    assert wer(reference, manifesto.text) <= 0.25
+
+
+def test_srt_cues_fit_two_short_lines_and_seven_seconds(tmp_path, manifesto):
+    path = tmp_path / "manifesto.srt"
+    path.write_text(render(manifesto, "srt"))
+    events = pysubs2.load(str(path)).events
+    assert len(events) >= len(manifesto.segments)
+    for event in events:
+        lines = event.plaintext.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= MAX_CUE_LINE for line in lines), event.plaintext
+        assert event.end - event.start <= MAX_CUE_SECONDS * 1000
+    assert all(a.end <= b.start for a, b in zip(events, events[1:]))
+    starts = {round(w.start * 1000) for s in manifesto.segments for w in s.words}
+    assert all(event.start in starts for event in events), "cues start on a word"
+    assert " ".join(e.plaintext for e in events).split() == manifesto.text.split()
 
 
 def test_rttm_round_trip():
