@@ -32,7 +32,7 @@ from castvoice.workspace.catalog import ClipOverride, LineRecord
 from castvoice.workspace.names import USER_SOURCES, drop_unused_characters, name_line
 
 ATTRIBUTION_VERSION = "1"
-ASR_LINES_VERSION = "2"  # sentences cut at pauses and speaker changes
+ASR_LINES_VERSION = "3"  # sentences cut at pauses, capitals and speaker changes
 
 Writer = Callable[[sqlite3.Connection], dict]
 

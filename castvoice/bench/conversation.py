@@ -7,15 +7,17 @@ time). Then castvoice runs as a user would run it, and everything is measured ag
 turns (RTTM):
 
 - attribution: lines named right, wrong and not at all with the screenplay (a line's true speaker is the
-  one speaking most of its time); without the screenplay, enrollment from one 2 s solo example per
-  speaker: the share of each speaker's lines found, and the precision of what was found;
+  one speaking most of its time; a line two speakers share equally is not scored); without the
+  screenplay, enrollment from one 2 s solo example per speaker: the share of each speaker's lines found,
+  and the precision of what was found;
 - yield: per speaker, the seconds of kept clips where that speaker speaks alone, against all the
   seconds that speaker speaks alone; contamination: the share of kept clip time where another speaker
   is active;
 - voice: for how many speakers with at least 10 s of solo speech `voice create` succeeds;
-- clips: a kept clip is whole when its re-transcription holds every word of its text (the first and
-  last two words exactly; at most one in ten of the others may be misheard), and clean when no word
-  of the neighbouring lines that is not in its own text is heard at its edges;
+- clips: a kept clip is whole when its re-transcription holds every word of its text (its first and
+  last words among the first and last three heard, a letter or two misheard allowed, at most one in five
+  words missing: Whisper base on meeting speech mishears), and clean when no word of the neighbouring
+  lines that is not in its own text is heard at its edges;
 - the speech path without subtitles: line count and lengths against the reference turns, and
   attribution after each diarized speaker is named after the reference speaker it covers most.
 
@@ -42,6 +44,10 @@ from castvoice.spans import Segment
 GRID = 0.01  # seconds per frame of the truth grids
 ENROLL_SECONDS = 2.0
 VOICE_SOLO_SECONDS = 10.0
+# A clip's re-transcription by Whisper base, on far-field meeting speech, mishears words now and then.
+SIMILAR_WORD = 0.75
+EDGE_WORDS = 3  # the text's first (last) word must be heard among the first (last) words
+MISHEARD = 0.2
 NAMES = ["ALICE", "BRUNO", "CARMEN", "DENIS", "EDITH", "FELIX", "GRETA", "HUGO", "IRENE", "JONAS"]
 TARGETS = {"attribution right": ">= 98%", "wrong above 0.9 confidence": "0", "enrollment found": ">= 90% at 95% precision",
            "yield of solo speech": ">= 70%", "contamination": "< 2%", "clips whole and clean": ">= 95%",
@@ -77,9 +83,11 @@ class Truth:
         return self.active[:, self._frame(start):self._frame(end)]
 
     def main_speaker(self, start: float, end: float) -> str | None:
-        """The speaker active for most of [start, end], if anyone speaks there."""
-        seconds = self.window(start, end).sum(axis=1)
-        return self.speakers[int(np.argmax(seconds))] if seconds.max(initial=0) > 0 else None
+        """The speaker active for most of [start, end]; None where nobody speaks, or two speak equally long."""
+        seconds = np.sort(self.window(start, end).sum(axis=1))[::-1]
+        if not len(seconds) or seconds[0] == 0 or (len(seconds) > 1 and seconds[1] == seconds[0]):
+            return None
+        return self.speakers[int(np.argmax(self.window(start, end).sum(axis=1)))]
 
     def solo(self, speaker: str) -> np.ndarray:
         own = self.active[self.speakers.index(speaker)]
@@ -197,19 +205,25 @@ def _heard_words(path: Path) -> list[str]:
     return words(get_asr("base").transcribe(load_audio(path), "en").text)
 
 
+def _heard_as(word: str, heard: list[str]) -> bool:
+    """`word` is among `heard`, allowing a misheard letter or two (Whisper's spelling varies)."""
+    from difflib import SequenceMatcher
+
+    return any(word == h or SequenceMatcher(None, word, h).ratio() >= SIMILAR_WORD for h in heard)
+
+
 def _whole_and_clean(text: str, heard: list[str], neighbours: set[str]) -> tuple[bool, bool]:
+    """Whole: the text's first and last words are heard near the clip's start and end, and at most
+    MISHEARD of its words are missing; clean: no word of the neighbouring lines (not in its own text)
+    is heard at its edges."""
     from castvoice.text.normalize import words
 
     said = words(text)
-    left = Counter(heard)
-    missing = []
-    for index, word in enumerate(said):
-        if left[word] > 0:
-            left[word] -= 1
-        else:
-            missing.append(index)
-    edges = {0, 1, len(said) - 2, len(said) - 1}
-    whole = not (set(missing) & edges) and len(missing) <= 0.1 * max(len(said) - 4, 0)
+    if not said:
+        return not heard, True
+    edges = heard[:EDGE_WORDS], heard[-EDGE_WORDS:]
+    missing = sum(not _heard_as(word, heard) for word in said)
+    whole = _heard_as(said[0], edges[0]) and _heard_as(said[-1], edges[1]) and missing <= MISHEARD * len(said)
     foreign = (neighbours - set(said)) & set(heard[:2] + heard[-2:])
     return whole, not foreign
 

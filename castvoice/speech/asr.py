@@ -209,7 +209,7 @@ def transcribe_file(
                 result.language_probability = part.language_probability
             if asr.english_only and language not in (None, "en"):
                 asr = get_asr(MULTILINGUAL_FALLBACK)  # it has warned once already
-            sentences = sentence_lines(part.segments, get_vad().regions(chunk.audio, SPLIT_VAD))
+            sentences = sentence_lines(part.segments, get_vad().regions(chunk.audio, SPLIT_VAD), language)
             result.segments += [_shifted(s, chunk.offset) for s in sentences]
         result.duration = chunk.end
         if on_progress:

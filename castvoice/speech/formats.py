@@ -35,7 +35,7 @@ def subtitle_cues(transcript: Transcript) -> list[Segment]:
     ends and pauses first) until each cue lasts at most MAX_CUE_SECONDS and fits two lines of MAX_CUE_LINE
     characters. Cues are timed on their words; one shorter than MIN_CUE_SECONDS stays up longer, until the
     next begins. The text holds its line break as "\n"."""
-    pieces = [p for s in transcript.segments if s.text.strip() for p in split_until(s, _fits_cue)]
+    pieces = [p for s in transcript.segments if s.text.strip() for p in split_until(s, _fits_cue, transcript.language)]
     cues = [Segment(p.start, p.end, _cue_lines(p.text)) for p in pieces]
     last = transcript.duration if transcript.duration is not None else float("inf")
     for cue, after in zip(cues, [c.start for c in cues[1:]] + [last]):

@@ -10,28 +10,33 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from castvoice.spans import Segment, Span, Word
-from castvoice.text.sentences import CLAUSE_END, sentence_ends
+from castvoice.text.sentences import CLAUSE_END, QUOTES, sentence_ends
 
 MAX_LINE_SECONDS = 12.0  # a longer sentence is split at its strongest breaks
 PAUSE_SECONDS = 1.0  # a silence this long between words ends a line, full stop or not
 # How strongly the text breaks after a word, in seconds of pause it is worth when a long piece is split.
 SENTENCE_BREAK = 1.0
 CLAUSE_BREAK = 0.5
+# Whisper often drops a full stop but keeps the next sentence's capital ("having is So we had"); a capital
+# says nothing where nouns take one.
+CAPITAL_BREAK = 0.75
+CAPITALISED_NOUNS = frozenset({"de", "lb"})
+FIRST_PERSON = frozenset({"I", "I'm", "I'll", "I've", "I'd"})
 BALANCE = 1.0  # worth of a split in the middle over one at an edge, in the same seconds
 MIN_SPEAKER_SECONDS = 0.5  # a shorter run of another speaker's words splits a line only at a pause this long:
 SPEAKER_PAUSE = 0.3
 
 
-def sentence_lines(segments: list[Segment], speech: list[Span]) -> list[Segment]:
+def sentence_lines(segments: list[Segment], speech: list[Span], language: str | None = None) -> list[Segment]:
     """Recognised segments (with their words) regrouped into sentences: cut at sentence ends and at pauses
     of PAUSE_SECONDS, a sentence longer than MAX_LINE_SECONDS split at its strongest breaks. `speech`
     (voice activity regions, in time order) trims the silence Whisper lets words run into, so pauses show."""
     whole = _joined(segments)
     if not whole.words:
         return []
-    whole.words = _on_speech(whole.words, speech)
+    whole.words = _on_speech(whole.words, speech, language)
     starts = _starts(whole)
-    kinds = _break_kinds(whole.text, starts)
+    kinds = _break_kinds(whole, starts, language)
     pauses = _pauses(whole.words)
     cuts = [i + 1 for i, (kind, pause) in enumerate(zip(kinds, pauses)) if kind == "sentence" or pause >= PAUSE_SECONDS]
     strengths = _strengths(kinds, pauses)
@@ -40,12 +45,12 @@ def sentence_lines(segments: list[Segment], speech: list[Span]) -> list[Segment]
             for a, b in _split(whole, starts, strengths, lambda p: p.duration <= MAX_LINE_SECONDS, first, stop)]
 
 
-def split_until(segment: Segment, fits: Callable[[Segment], bool]) -> list[Segment]:
+def split_until(segment: Segment, fits: Callable[[Segment], bool], language: str | None = None) -> list[Segment]:
     """`segment` split at word boundaries until every piece `fits`: each time at its strongest break (sentence
-    end, clause end, pause) near its middle. A single word is never split."""
+    end, clause end, a capital starting a sentence, pause) near its middle. A single word is never split."""
     whole = replace(segment, words=words_of(segment))
     starts = _starts(whole)
-    strengths = _strengths(_break_kinds(whole.text, starts), _pauses(whole.words))
+    strengths = _strengths(_break_kinds(whole, starts, language), _pauses(whole.words))
     return [_piece(whole, starts, a, b) for a, b in _split(whole, starts, strengths, fits, 0, len(whole.words))]
 
 
@@ -105,15 +110,18 @@ def _joined(segments: list[Segment]) -> Segment:
     return Segment(words[0].start if words else 0.0, words[-1].end if words else 0.0, " ".join(texts), words=words)
 
 
-def _on_speech(words: list[Word], speech: list[Span]) -> list[Word]:
+def _on_speech(words: list[Word], speech: list[Span], language: str | None) -> list[Word]:
     """Each word trimmed to the speech region (`speech`: voice activity, in time order) holding most of it:
-    Whisper stretches words over the pauses next to them. A word in no speech region stays as it is."""
+    Whisper stretches words over the pauses next to them. A word that starts a sentence goes to the last
+    region it reaches: its start is what Whisper stretches back over the pause. A word in no speech region
+    stays as it is."""
     starts, ends = [s.start for s in speech], [s.end for s in speech]
     trimmed = []
     for word in words:
         inside = speech[bisect_right(ends, word.start):bisect_left(starts, word.end)]
         if inside:
-            region = max(inside, key=lambda r: min(r.end, word.end) - max(r.start, word.start))
+            region = inside[-1] if _starts_sentence(word, language) else max(
+                inside, key=lambda r: min(r.end, word.end) - max(r.start, word.start))
             word = replace(word, start=max(word.start, region.start), end=min(word.end, region.end))
         trimmed.append(word)
     return trimmed
@@ -130,15 +138,25 @@ def _starts(segment: Segment) -> list[int]:
     return starts
 
 
-def _break_kinds(text: str, starts: list[int]) -> list[str | None]:
-    """After each word but the last: "sentence" where a sentence ends, "clause" at a comma, colon, dash..."""
+def _break_kinds(segment: Segment, starts: list[int], language: str | None) -> list[str | None]:
+    """After each word but the last: "sentence" where a sentence ends, "clause" at a comma, colon, dash...,
+    "capital" before a capitalised word (not "I") in a language whose nouns are not capitalised."""
+    text = segment.text
     ends, clauses = sorted(sentence_ends(text)), sorted(m.end() for m in CLAUSE_END.finditer(text))
 
     def within(marks: list[int], low: int, high: int) -> bool:
         return bisect_left(marks, low + 1) < bisect_right(marks, high)
 
-    return ["sentence" if within(ends, a, b) else "clause" if within(clauses, a, b) else None
-            for a, b in zip(starts, starts[1:])]
+    return ["sentence" if within(ends, a, b) else "clause" if within(clauses, a, b)
+            else "capital" if _starts_sentence(after, language) else None
+            for a, b, after in zip(starts, starts[1:], segment.words[1:])]
+
+
+def _starts_sentence(word: Word, language: str | None) -> bool:
+    """A capitalised word other than "I", in a language whose nouns are not capitalised."""
+    token = word.text.strip().strip(QUOTES)
+    return (language not in CAPITALISED_NOUNS and token[:1].isupper()
+            and token.rstrip(",.;:!?") not in FIRST_PERSON)
 
 
 def _pauses(words: list[Word]) -> list[float]:
@@ -146,7 +164,7 @@ def _pauses(words: list[Word]) -> list[float]:
 
 
 def _strengths(kinds: list[str | None], pauses: list[float]) -> list[float]:
-    bonus = {"sentence": SENTENCE_BREAK, "clause": CLAUSE_BREAK, None: 0.0}
+    bonus = {"sentence": SENTENCE_BREAK, "clause": CLAUSE_BREAK, "capital": CAPITAL_BREAK, None: 0.0}
     return [pause + bonus[kind] for kind, pause in zip(kinds, pauses)]
 
 

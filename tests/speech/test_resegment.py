@@ -55,6 +55,27 @@ def test_words_stretched_over_a_silence_are_trimmed_to_the_speech_around_them():
     assert lines[1].start == pytest.approx(13.18)
 
 
+def test_a_sentence_whisper_left_without_a_full_stop_starts_at_its_capital():
+    # Recognised from a meeting: no full stop before "So", whose start Whisper stretched back over the pause.
+    words = [(4.18, 4.58, "so"), (4.58, 5.7, "what"), (5.7, 5.9, "I'm"), (5.9, 6.1, "having"), (6.1, 6.48, "is"),
+             (6.48, 8.1, "So"), (8.1, 8.26, "we"), (8.26, 8.58, "had"), (8.58, 8.9, "problems")]
+    lines = sentence_lines([recognised(*words)], speech=[Span(4.1, 6.72), Span(7.9, 9.0)], language="en")
+    assert texts(lines) == ["so what I'm having is", "So we had problems"]
+    assert lines[1].start == pytest.approx(7.9)
+    # German capitalises its nouns: a capital says nothing there, and "Haus" stays where most of it is.
+    german = [(0.0, 0.4, "wir"), (0.4, 0.8, "sahen"), (0.8, 1.0, "das"), (1.0, 2.6, "Haus"), (2.6, 3.0, "und")]
+    speech = [Span(0.0, 1.3), Span(2.4, 3.1)]
+    assert texts(sentence_lines([recognised(*german)], speech, language="de")) == ["wir sahen das Haus", "und"]
+    assert texts(sentence_lines([recognised(*german)], speech, language="en")) == ["wir sahen das", "Haus und"]
+
+
+def test_subtitle_cues_break_before_a_capital_rather_than_after_it():
+    words = spaced("and we found it was some stupid thing Well at the moment our best guess is that it was Java",
+                   seconds=0.25, gap=0.05)
+    cues = subtitle_cues(Transcript("en", [recognised(*words)]))
+    assert len(cues) == 2 and cues[1].text.startswith("Well at the moment")
+
+
 def test_the_text_keeps_its_spacing_and_punctuation():
     words = [(0.0, 0.3, "Visit"), (0.3, 0.6, "www"), (0.6, 0.9, ".example"), (0.9, 1.2, ".org"), (1.2, 1.5, "today.")]
     lines = sentence_lines([recognised(*words, text=" Visit www.example.org today.")], speech=[])
