@@ -1,10 +1,11 @@
 """Who speaks when: speaker diarization of 16 kHz audio into labelled turns.
 
-Speech is where Silero VAD or pyannote's segmentation-3.0 model hears a voice. Sliding 1.5 s
-windows over the speech are embedded with CAM++ and clustered: average-linkage agglomerative
-clustering on cosine distance, cut at a fixed threshold (never below two speakers when the
-segmentation model hears two voices at once for a second or more) or into exactly
-`num_speakers`, then refined against the cluster centroids. Every 10 ms speech frame takes the
+Speech is where Silero VAD or pyannote's segmentation-3.0 model hears a voice. It is cut in the
+middle of every pause of 0.1 s or more that Silero hears, so that no window spans a change of
+speaker at a pause. Sliding 1.5 s windows over each piece are embedded with CAM++ and clustered:
+average-linkage agglomerative clustering on cosine distance, cut at a fixed threshold (never below
+two speakers when the segmentation model hears two voices at once for a second or more) or into
+exactly `num_speakers`, then refined against the cluster centroids. Every 10 ms speech frame takes the
 speaker whose centroid best matches the windows covering it; short flips are smoothed away. Where
 the segmentation model hears two voices, the runner-up speaker is active too, and turns that
 share time with another speaker's are flagged `overlap`. Media are analysed in blocks of two
@@ -28,7 +29,7 @@ from castvoice.media.decode import ANALYSIS_RATE, iter_analysis_blocks
 from castvoice.progress import track
 from castvoice.speech.embeddings import cpu_threads, get_encoder, l2_normalise
 from castvoice.spans import Segment, Span
-from castvoice.speech.vad import speech_regions
+from castvoice.speech.vad import SileroVAD, VadSettings, frames_to_regions, get_vad
 
 FRAME = 0.01  # resegmentation grid, seconds
 VAD_THRESHOLD = 0.5  # Silero speech probability above which a frame is speech
@@ -39,8 +40,9 @@ SEGMENTATION_STEP = 5.0  # hop of the model's 10 s windows, seconds
 SEGMENTATION_BATCH = 8  # 10 s windows per model call
 MIN_GAP = 0.25  # shorter pauses inside speech are bridged
 MIN_SPEECH = 0.2  # shorter bursts of speech are ignored
+PAUSE = 0.1  # Silero silences this long or longer cut speech into separately windowed pieces
 WINDOW = 1.5  # embedding window, seconds
-STEP = 0.75  # embedding window hop, seconds
+STEP = 0.5  # embedding window hop, seconds
 MIN_CLUSTERED_WINDOW = 1.0  # shorter windows are assigned to clusters, not used to form them
 CLUSTER_THRESHOLD = 0.8  # cosine distance at which average-linkage merging stops
 MIN_OVERLAP_FOR_TWO = 1.0  # seconds of overlapped speech that prove at least two speakers
@@ -165,10 +167,14 @@ def _voice_counts(audio: np.ndarray, frames: int) -> np.ndarray:
     return total / np.maximum(norm, 1e-6)[:, None]
 
 
-def _speech_mask(audio: np.ndarray, voices: np.ndarray) -> np.ndarray:
-    """Per frame: speech to Silero or to the segmentation model; short pauses bridged, blips dropped."""
+def _speech_and_cuts(audio: np.ndarray, voices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: speech to Silero or to the segmentation model (short pauses bridged, blips dropped),
+    and whether a piece of speech starts there: the middle of each Silero pause of PAUSE or more."""
     speech = voices[:, 0] > SEGMENTATION_SPEECH
-    regions = speech_regions(audio, threshold=VAD_THRESHOLD, min_silence=MIN_GAP, min_speech=MIN_SPEECH, pad=0.05)
+    probabilities = get_vad("silero").probabilities(audio)
+    step, duration = SileroVAD.frame / ANALYSIS_RATE, len(audio) / ANALYSIS_RATE
+    regions = frames_to_regions(probabilities, step, duration, VadSettings(VAD_THRESHOLD, MIN_GAP, MIN_SPEECH, 0.05))
+    voiced = frames_to_regions(probabilities, step, duration, VadSettings(VAD_THRESHOLD, PAUSE, 0.0, 0.0))
     for region in regions:
         speech[round(region.start / FRAME):round(region.end / FRAME)] = True
     for value, a, b in _runs(speech.astype(int)):
@@ -177,7 +183,10 @@ def _speech_mask(audio: np.ndarray, voices: np.ndarray) -> np.ndarray:
     for value, a, b in _runs(speech.astype(int)):
         if value and (b - a) * FRAME < MIN_SPEECH:
             speech[a:b] = False
-    return speech
+    cuts = np.zeros(len(speech), bool)
+    for before, after in zip(voiced, voiced[1:]):
+        cuts[min(len(cuts) - 1, round((before.end + after.start) / 2 / FRAME))] = True
+    return speech, cuts
 
 
 def _analyse(block: _Block, evidence: _Evidence) -> None:
@@ -186,13 +195,16 @@ def _analyse(block: _Block, evidence: _Evidence) -> None:
     first = round(block.left / ANALYSIS_RATE / FRAME)
     last = round((block.left + block.core) / ANALYSIS_RATE / FRAME)
     voices = _voice_counts(block.audio, frames)
-    speech = _speech_mask(block.audio, voices)[first:last]
+    speech, cuts = _speech_and_cuts(block.audio, voices)
+    speech, cuts = speech[first:last], cuts[first:last]
     evidence.speech.append(speech)
     evidence.overlap.append(voices[first:last, 1])
     clips, spans = [], []
     to_stream_time = block.start - first * FRAME
-    for value, a, b in _runs(speech.astype(int)):
-        if not value:
+    # Speech runs, each cut into pieces at its pauses: a piece value is the piece's number, or -1 off speech.
+    pieces = np.where(speech, np.cumsum(cuts | np.r_[True, ~speech[:-1]]), -1)
+    for value, a, b in _runs(pieces):
+        if value < 0:
             continue
         for lo, hi in _windows(Span((first + a) * FRAME, (first + b) * FRAME)):
             clips.append(block.audio[round(lo * ANALYSIS_RATE):round(hi * ANALYSIS_RATE)])
@@ -354,6 +366,17 @@ def _decide(evidence: _Evidence, num_speakers: int | None) -> list[Segment]:
         extra = np.flatnonzero(overlap & (labels >= 0))
         active[extra, runner_up[extra]] = True
     return _label_and_flag(_speaker_turns(active))
+
+
+def overlapped_seconds(turns: list[Segment]) -> float:
+    """Seconds during which two or more turns are under way at once."""
+    edges = sorted([(t.start, 1) for t in turns] + [(t.end, -1) for t in turns])
+    shared, under_way, previous = 0.0, 0, 0.0
+    for time, change in edges:
+        if under_way >= 2:
+            shared += time - previous
+        under_way, previous = under_way + change, time
+    return shared
 
 
 def _label_and_flag(raw: list[tuple[float, float, int]]) -> list[Segment]:

@@ -15,7 +15,7 @@ from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineCue
 
 ALIGNMENT_VERSION = "1"
-DIARIZATION_VERSION = "1"
+DIARIZATION_VERSION = "2"
 VOICES_VERSION = "2"
 ALIGN_PAD = 0.5  # how far outside its cue a line's words may be found
 ALIGN_BATCH_SECONDS = 120.0  # audio read at a time, so memory stays flat on long movies
@@ -80,7 +80,7 @@ def _batches(cues: list[LineCue]) -> list[list[LineCue]]:
 
 def diarization_stage(ws: Workspace, num_speakers: int | None):
     """Who speaks when: anonymous speakers, their turns, and a sample clip of each to listen to."""
-    from castvoice.speech.diarize import diarize_file
+    from castvoice.speech.diarize import diarize_file, overlapped_seconds
 
     turns = diarize_file(ws.analysis_audio, num_speakers=num_speakers)
     labels = list(dict.fromkeys(t.speaker for t in turns))
@@ -90,7 +90,7 @@ def diarization_stage(ws: Workspace, num_speakers: int | None):
     def write(conn: sqlite3.Connection) -> dict:
         records.replace_turns(conn, turns)
         return {"speakers": len(labels), "turns": len(turns),
-                "overlap_seconds": round(sum(t.end - t.start for t in turns if t.overlap), 2)}
+                "overlap_seconds": round(overlapped_seconds(turns), 2)}
 
     return write
 

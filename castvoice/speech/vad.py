@@ -48,11 +48,11 @@ class SileroVAD:
     def probabilities(self, audio: np.ndarray) -> np.ndarray:
         """Speech probability of each 32 ms frame of 16 kHz audio."""
         audio = np.asarray(audio, dtype=np.float32)
+        if len(audio) == 0:
+            return np.zeros(0, np.float32)
         return self._model(np.pad(audio, (0, -len(audio) % self.frame))).reshape(-1)
 
     def regions(self, audio: np.ndarray, settings: VadSettings) -> list[Span]:
-        if len(audio) == 0:
-            return []
         return frames_to_regions(self.probabilities(audio), self.frame / ANALYSIS_RATE, len(audio) / ANALYSIS_RATE,
                                  settings)
 

@@ -10,9 +10,10 @@ import soundfile as sf
 
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
 from castvoice.app import tools
-from castvoice.speech.diarize import diarize, diarize_file
+from castvoice.speech.diarize import diarize, diarize_file, overlapped_seconds
 from castvoice.speech.formats import read_rttm
 from castvoice.speech.embeddings import cosine_similarity, embed, embed_many
+from castvoice.spans import Segment
 from conftest import EVAL
 
 pytestmark = [
@@ -150,6 +151,58 @@ def test_long_file_is_diarized_in_blocks(tmp_path):
     assert labels_of[speakers[0]] != labels_of[speakers[10]]
     # A turn runs on across the boundary between the first two blocks (at 120 s).
     assert any(t.start < 120 < t.end for t in turns)
+
+
+def without_noise_at_the_ends(audio: np.ndarray, frame: float = 0.05) -> np.ndarray:
+    """The recording from its first to its last 50 ms frame 8 dB or more above its noise floor."""
+    size = round(frame * ANALYSIS_RATE)
+    level = 20 * np.log10(np.sqrt(np.mean(audio[:len(audio) // size * size].reshape(-1, size) ** 2, axis=1)) + 1e-9)
+    voiced = np.flatnonzero(level > np.percentile(level, 10) + 8)
+    return audio[voiced[0] * size:(voiced[-1] + 1) * size]
+
+
+def test_speaker_changes_fall_in_the_short_pauses_between_two_readers():
+    """Two male LibriSpeech readers take 2-4 s turns with 0.2-0.3 s pauses between them, as in quick dialogue."""
+    readers = ["2609", "3005"]
+    clips = {r: [without_noise_at_the_ends(load_audio(p)) for p in sorted((LIBRISPEECH / r).glob("*.flac"))[:6]]
+             for r in readers}
+    turn_seconds, pause_seconds = itertools.cycle([3.0, 2.2, 3.8, 2.6]), itertools.cycle([0.2, 0.3, 0.25])
+    pieces, truth, at = [], [], 0.0
+    for index in range(6):
+        for reader in readers:
+            clip = clips[reader][index][:round(next(turn_seconds) * ANALYSIS_RATE)]
+            pause = np.zeros(round(next(pause_seconds) * ANALYSIS_RATE), np.float32)
+            pieces += [clip, pause]
+            truth.append((at, at + len(clip) / ANALYSIS_RATE, reader))
+            at += (len(clip) + len(pause)) / ANALYSIS_RATE
+    turns = diarize(np.concatenate(pieces))
+    assert len({t.speaker for t in turns}) == 2
+    # Each reader keeps one label.
+    label_of = {}
+    for reader in readers:
+        heard: dict[str, float] = {}
+        for start, end, _ in (line for line in truth if line[2] == reader):
+            for t in turns:
+                heard[t.speaker] = heard.get(t.speaker, 0.0) + max(0.0, min(end, t.end) - max(start, t.start))
+        label_of[reader] = max(heard, key=heard.get)
+        assert heard[label_of[reader]] >= 0.9 * sum(heard.values())
+    assert label_of[readers[0]] != label_of[readers[1]]
+    # Every change of reader is found close to the middle of its pause.
+    changes = [(a.end + b.start) / 2 for a, b in zip(turns, turns[1:]) if a.speaker != b.speaker]
+    errors = np.array([min(abs(c - (before[1] + after[0]) / 2) for c in changes)
+                       for before, after in zip(truth, truth[1:])])
+    assert np.median(errors) <= 0.1
+    assert (errors <= 0.15).mean() >= 0.8
+    # Nobody is heard over anybody else.
+    assert overlapped_seconds(turns) <= 0.5
+
+
+def test_overlapped_seconds_counts_only_time_shared_by_two_turns():
+    turns = [Segment(0.0, 4.0, speaker="A"), Segment(3.5, 6.0, speaker="B"), Segment(5.0, 9.0, speaker="A"),
+             Segment(10.0, 12.0, speaker="B")]
+    assert overlapped_seconds(turns) == pytest.approx(0.5 + 1.0)
+    assert overlapped_seconds([Segment(0.0, 3.0), Segment(1.0, 2.0), Segment(1.5, 2.5)]) == pytest.approx(1.5)
+    assert overlapped_seconds([]) == 0.0
 
 
 def test_diarize_writes_rttm_that_reads_back_equal(tmp_path):
