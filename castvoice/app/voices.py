@@ -12,7 +12,7 @@ from castvoice.voice.backends import backend_help
 from castvoice.voice.profile import VoiceProfile
 from castvoice.voice.speak import SpeakResult
 
-REFERENCE_COUNT = 10  # reference clips a voice is made from
+REFERENCE_COUNT = 10  # references (clips, or short clips joined) a voice is made from
 
 __all__ = ["backend_help", "voice_folders", "create_voice", "list_voices", "find_voice", "export_voice",
            "import_voice", "speak"]
@@ -39,8 +39,9 @@ def voice_folders(workspace: Path | None) -> list[Path]:
 
 def create_voice(workspace: Path | None, name: str, recordings: list[Path] | None = None, backend: str = "kokoro",
                  budget_minutes: float = 10.0, replace: bool = False) -> tuple[VoiceProfile, Path]:
-    """Make a voice profile from a character's best reference clips, or from `recordings` (then `name` is the
-    new voice's name and it goes to the first voice folder); returns the profile and its file."""
+    """Make a voice profile from a character's best references (`castvoice.app.dataset.references`), or from
+    `recordings` (then `name` is the new voice's name and it goes to the first voice folder); returns the
+    profile and its file."""
     from castvoice.media.decode import load_audio
     from castvoice.voice.profile import make_profile, save_profile
 
@@ -48,17 +49,15 @@ def create_voice(workspace: Path | None, name: str, recordings: list[Path] | Non
         references = [load_audio(path) for path in recordings]
         source, folder = ", ".join(p.name for p in recordings), voice_folders(workspace)[0]
     else:
-        from castvoice.app import open_workspace
-        from castvoice.app.dataset import clean
-        from castvoice.dataset.references import pick_references
+        from castvoice.app import dataset, open_workspace
 
         ws = open_workspace(workspace)
-        picked = pick_references(clean(ws, name), count=REFERENCE_COUNT)
-        if not picked:
-            raise CastvoiceError(f"{name} has no kept clip of 3-10 s to clone from; see `castvoice review {name}`")
-        references = [load_audio(r.clip.audio_file) for r in picked]
-        name = picked[0].clip.character
-        source, folder = f"{len(picked)} clips of {name}", ws.voices_dir
+        picked = dataset.references(ws, name, REFERENCE_COUNT)
+        references = [r.audio() for r in picked]
+        name = picked[0].clips[0].character
+        joined = sum(r.joined for r in picked)
+        source = f"{len(picked)} references of {name}" + (f" ({joined} joined from short clips)" if joined else "")
+        folder = ws.voices_dir
     check_writable(folder)
     profile = make_profile(name, backend, references, budget_minutes * 60, source)
     return profile, save_profile(profile, folder, replace)

@@ -105,19 +105,20 @@ def references(
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The best 3-10 s reference clips for zero-shot cloning, best first."""
+    """The best references for zero-shot cloning, best first: kept 3-10 s clips, else short ones joined."""
     from castvoice.app import dataset, open_workspace
 
     picked = dataset.references(open_workspace(workspace), character, count)
     if as_json:
-        print_json([{"clip": _clip_json(r.clip), "score": r.score, "pitch_hz": r.pitch_hz,
+        print_json([{"id": r.id, "joined": r.joined, "duration": round(r.duration, 3), "text": r.text,
+                     "clips": [_clip_json(c) for c in r.clips], "score": r.score, "pitch_hz": r.pitch_hz,
                      "typicality": r.typicality, "complete": r.complete} for r in picked])
         return
-    table = Table(Column("clip", no_wrap=True), "score", "dur", "pitch", "sim", "SNR", "text")
+    table = Table(Column("reference", no_wrap=True), "score", "dur", "pitch", "sim", "SNR", "text")
     for r in picked:
-        table.add_row(r.clip.id, f"{r.score:.2f}", f"{r.clip.duration:.1f}", score(r.pitch_hz, ".0f"),
-                      score(r.clip.scores.get("similarity"), ".2f"), score(r.clip.scores.get("snr_db"), ".0f"),
-                      r.clip.text)
+        table.add_row(f"{r.id} (joined)" if r.joined else r.id, f"{r.score:.2f}", f"{r.duration:.1f}",
+                      score(r.pitch_hz, ".0f"), score(r.scores.get("similarity"), ".2f"),
+                      score(r.scores.get("snr_db"), ".0f"), r.text)
     stdout.print(table)
 
 

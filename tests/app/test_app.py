@@ -76,7 +76,7 @@ def test_a_dataset_is_cleaned_summarised_exported_and_reported(demo_workspace, t
     assert sum(g.clips for g in summary.dropped) == summary.clips - summary.kept
     assert all(c.audio_file.parent == ws.clips_dir("Diane") for c in clips)
     picked = dataset.references(ws, "Diane", count=3)
-    assert 1 <= len(picked) <= 3 and all(3.0 <= r.clip.duration <= 10.0 for r in picked)
+    assert 1 <= len(picked) <= 3 and all(3.0 <= r.duration <= 10.0 for r in picked)
     exported = dataset.export(ws, "Diane", tmp_path / "lj", "ljspeech")
     assert exported.clips == summary.kept
     assert len((tmp_path / "lj" / "metadata.csv").read_text().splitlines()) == summary.kept

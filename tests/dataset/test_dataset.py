@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -138,10 +139,68 @@ def test_references_are_kept_3_to_10_second_sentences_best_first(diane):
     assert 1 <= len(picked) <= 4
     assert [p["score"] for p in picked] == sorted((p["score"] for p in picked), reverse=True)
     for p in picked:
-        assert p["clip"]["kept"] and 3.0 <= p["clip"]["duration"] <= 10.0
+        [clip] = p["clips"]
+        assert not p["joined"] and p["id"] == clip["id"]
+        assert clip["kept"] and 3.0 <= clip["duration"] <= 10.0
         assert p["complete"] and p["pitch_hz"] and 120 < p["pitch_hz"] < 400  # a woman's voice
     kept_similarity = sorted(c["scores"]["similarity"] for c in _review(diane) if c["kept"])
-    assert picked[0]["clip"]["scores"]["similarity"] >= kept_similarity[len(kept_similarity) // 2]
+    assert picked[0]["clips"][0]["scores"]["similarity"] >= kept_similarity[len(kept_similarity) // 2]
+
+
+def test_short_clips_are_joined_into_references_a_voice_is_made_from(diane, tmp_path):
+    """With every kept clip under 3 s, references are short kept clips joined with short silences."""
+    from castvoice.app import dataset, open_workspace
+    from castvoice.dataset.references import JOIN_GAP_SECONDS, MIN_SECONDS
+    from castvoice.media.decode import ANALYSIS_RATE, load_audio
+    from castvoice.voice.profile import load_profile
+
+    ws = copy_workspace(diane, tmp_path / "ws")
+    for clip in _review(ws):
+        if clip["kept"] and clip["duration"] >= MIN_SECONDS:
+            castvoice("exclude", clip["id"], "-w", ws)
+    short = {c["id"]: c for c in _review(ws) if c["kept"]}
+    assert len(short) >= 6 and all(c["duration"] < MIN_SECONDS for c in short.values())
+
+    picked = json.loads(castvoice("references", "Diane", "--json", "--count", "3", "-w", ws).stdout)
+    assert len(picked) == 3
+    members = [c["id"] for p in picked for c in p["clips"]]
+    assert len(members) == len(set(members)) and set(members) <= set(short)
+    for p in picked:
+        starts = [c["start"] for c in p["clips"]]
+        assert p["joined"] and p["id"] == "+".join(c["id"] for c in p["clips"]) and starts == sorted(starts)
+        assert p["duration"] >= MIN_SECONDS
+    table = castvoice("references", "Diane", "--count", "3", "-w", ws).stdout
+    assert f"{picked[0]['id']} (joined)" in table
+
+    references = dataset.references(open_workspace(ws), "Diane", count=3)
+    gap = round(JOIN_GAP_SECONDS * ANALYSIS_RATE)
+    for reference in references:
+        parts = [load_audio(c.audio_file) for c in reference.clips]
+        audio = reference.audio()
+        assert len(audio) == sum(map(len, parts)) + gap * (len(parts) - 1)
+        assert len(audio) / ANALYSIS_RATE == pytest.approx(reference.duration, abs=0.05)
+        assert not audio[len(parts[0]):len(parts[0]) + gap].any()  # silence between the first two clips
+
+    castvoice("voice", "create", "Diane", "--budget", "0.1", "-w", ws)
+    profile = load_profile(ws / "voices" / "diane.cvoice")
+    assert profile.name == "Diane" and "joined from short clips" in profile.source
+    assert len(profile.references[0]) == len(references[0].audio())
+
+
+def test_too_little_clean_speech_gets_no_voice(diane, tmp_path):
+    """A character whose kept clips hold under 3 s of speech is told how much there is and how much is needed."""
+    from castvoice.app import dataset, open_workspace
+
+    ws = copy_workspace(diane, tmp_path / "ws")
+    kept = sorted((c for c in _review(ws) if c["kept"]), key=lambda c: c["duration"])
+    for clip in kept[1:]:  # keep only the shortest
+        dataset.set_override(open_workspace(ws), clip["id"], "exclude")
+    for args in (["voice", "create", "Diane"], ["references", "Diane"]):
+        done = castvoice(*args, "-w", ws, check=False)
+        assert done.returncode == 2 and not (ws / "voices" / "diane.cvoice").exists()
+        found = re.search(r"Diane has ([\d.]+) s of clean speech in kept clips", done.stderr)
+        assert found and float(found[1]) == pytest.approx(kept[0]["duration"], abs=0.11), done.stderr
+        assert "a voice needs at least 3 s" in done.stderr and "castvoice review Diane" in done.stderr
 
 
 def test_dataset_export_and_report(diane, tmp_path):
