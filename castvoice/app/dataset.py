@@ -68,17 +68,12 @@ def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
 
 def references(ws: Workspace, name: str, count: int = 5) -> list[Reference]:
     """The best references for zero-shot cloning, best first: kept 3-10 s clips, else shorter kept clips
-    joined; an error when the character has too little clean speech."""
-    from castvoice.dataset.references import MAX_SECONDS, pick_references, require_clean_speech
+    joined, else longer ones; an error when the character has too little clean speech."""
+    from castvoice.dataset.references import pick_references, require_clean_speech
 
     found = clean(ws, name)
     require_clean_speech(found, name)
-    picked = pick_references(found, count)
-    if not picked:
-        character = found[0].character
-        raise CastvoiceError(f"{character}'s kept clips are all longer than {MAX_SECONDS:g} s, too long to clone "
-                             f"from; see `castvoice review {character}`")
-    return picked
+    return pick_references(found, count)
 
 
 def export(ws: Workspace, name: str, out: Path, fmt: str) -> ExportSummary:

@@ -77,7 +77,8 @@ def require_clean_speech(clips: list[DatasetClip], name: str) -> None:
 
 def pick_references(clips: list[DatasetClip], count: int = 5) -> list[Reference]:
     """Up to `count` references, best first: the kept 3-10 s clips, ranked; then, while there are fewer than
-    `count`, the best-ranked shorter kept clips joined (in film order) into pieces of at least 3 s.
+    `count`, the best-ranked shorter kept clips joined (in film order) into pieces of at least 3 s; then the
+    longer ones.
 
     Score: speaker similarity, plus 0.01 per dB of SNR up to 30 dB, minus the re-transcription CER,
     minus 0.1 per spread of pitch or loudness away from the character's median, minus 0.2 for text
@@ -94,7 +95,8 @@ def pick_references(clips: list[DatasetClip], count: int = 5) -> list[Reference]
     whole = [r for r in singles if MIN_SECONDS <= r.duration <= MAX_SECONDS]
     groups = _join_short([r.clips[0] for r in singles if r.duration < MIN_SECONDS], count - len(whole))
     joined = sorted(map(rated, groups), key=lambda r: -r.score)
-    return (whole + joined)[:count]
+    longer = [r for r in singles if r.duration > MAX_SECONDS]  # a last resort: a voice from them beats none
+    return (whole + joined + longer)[:count]
 
 
 def _join_short(ranked: list[DatasetClip], wanted: int) -> list[list[DatasetClip]]:
