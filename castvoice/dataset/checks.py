@@ -48,6 +48,7 @@ REASONS = {
     "mismatch": "re-transcription differs from the text (CER above {max_cer:g})",
 }
 QUOTED_WORDS = 5  # words of an unheard edge a reason quotes
+EDGE_SLACK = 2  # words heard beyond a word's own place where it may be found
 SAME_WORD_LIKENESS = 0.75  # difflib ratio above which a word heard counts as the word said
 
 
@@ -136,39 +137,23 @@ def unheard_edges(text: str, heard: str, language: str) -> tuple[list[str], list
     """The text's first and last words that a re-transcription does not hear at its start and end.
 
     Words are compared normalised (numbers spelled out, contractions expanded, fillers dropped) and
-    alike words count as heard (`_same_word`). The text is aligned to what was heard word by word,
-    and the text's words before the first word heard (and after the last) are the unheard ones: a word
-    left out or misheard there is what a cut into the speech does."""
+    alike words count as heard (`_same_word`). Each of the text's words, from the start, is looked for
+    among the words heard there (up to EDGE_SLACK further on, as Whisper may add a word or drop a
+    repeated one); the words before the first one found are unheard. The same from the end."""
     from castvoice.text.normalize import scoring_words
 
     said, got = scoring_words(text, language), scoring_words(heard, language)
-    matched = [i for i, _ in _word_alignment(said, got)]
-    if not matched:
+    at_start = _unheard_lead(said, got)
+    if len(at_start) == len(said):
         return said, []
-    return said[: matched[0]], said[matched[-1] + 1:]
+    return at_start, _unheard_lead(said[::-1], got[::-1])[::-1]
 
 
-def _word_alignment(said: list[str], got: list[str]) -> list[tuple[int, int]]:
-    """The (said, got) index pairs of the words that match in a least-edits alignment of two word lists."""
-    rows, cols = len(said) + 1, len(got) + 1
-    cost = np.zeros((rows, cols), int)
-    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(cols)
-    for i in range(1, rows):
-        for j in range(1, cols):
-            same = _same_word(said[i - 1], got[j - 1])
-            cost[i, j] = min(cost[i - 1, j - 1] + (0 if same else 1), cost[i - 1, j] + 1, cost[i, j - 1] + 1)
-    pairs, i, j = [], rows - 1, cols - 1
-    while i and j:
-        same = _same_word(said[i - 1], got[j - 1])
-        if cost[i, j] == cost[i - 1, j - 1] + (0 if same else 1):
-            if same:
-                pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif cost[i, j] == cost[i - 1, j] + 1:
-            i -= 1
-        else:
-            j -= 1
-    return pairs[::-1]
+def _unheard_lead(said: list[str], got: list[str]) -> list[str]:
+    for place, word in enumerate(said):
+        if any(_same_word(word, heard) for heard in got[: place + 1 + EDGE_SLACK]):
+            return said[:place]
+    return said
 
 
 def _same_word(said: str, heard: str) -> bool:

@@ -19,7 +19,7 @@ from castvoice.dataset.enhance import Enhanced, EnhanceSettings, enhance_many
 from castvoice.dataset.salvage import Salvaged, salvage
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
-from castvoice.media.cut import REACH, quiet_edge
+from castvoice.media.cut import REACH, TOUCHING, quiet_edge
 from castvoice.spans import Span
 from castvoice.text.normalize import slug, spoken_text
 from castvoice.progress import track
@@ -83,7 +83,7 @@ def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
     voices = VoiceScorer(ws, character, settings.checks.min_similarity)
     existing = catalog.clip_fingerprints(ws, character)
     labels, todo = [], []
-    for group in merge_short_lines(lines, settings.checks, ws):
+    for group in group_lines(lines, settings.checks, ws):
         label = f"{slug(character)}_{group[0].id:05d}"
         labels.append(label)
         busy = catalog.other_voices(ws, [line.id for line in group], group[0].start - 2 * REACH,
@@ -94,7 +94,7 @@ def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
         # Thresholds are left out: changing one only re-judges the stored scores, below.
         fingerprint = db.fingerprint(CLEAN_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
                               cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
-                              [(w.start, w.end, w.text) for w in kept.words], asdict(kept), voices.version)
+                              asdict(kept), voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
             todo.append(_Pending(label, group, cut, kept, fingerprint))
     return _Plan(character, settings, language, folder, voices, labels, todo, sorted(set(existing) - set(labels)))
@@ -141,18 +141,21 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
     return catalog.clips_of(ws, character)
 
 
-def merge_short_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
-    """Group a character's lines: a line shorter than the minimum joins its neighbour when nobody
-    speaks between them, the gap is under `merge_gap` and the result stays within the maximum."""
+def group_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
+    """Group a character's lines into clips. A line joins its neighbour when nobody speaks between them
+    and the result stays within the maximum, if the two touch (a cue boundary inside one stretch of
+    speech, which no cut there would keep whole) or if one is shorter than the minimum and the gap is
+    under `merge_gap`."""
     order = {line_id: i for i, (line_id, _, _) in enumerate(all_lines(ws))}
     groups: list[list[LineRecord]] = []
     for line in lines:
         if groups:
             last = groups[-1]
             adjacent = order[line.id] == order[last[-1].id] + 1
+            gap = line.start - last[-1].end
             short = min(line.end - line.start, last[-1].end - last[0].start) < checks.min_duration
             fits = line.end - last[0].start <= checks.max_duration
-            if adjacent and short and fits and line.start - last[-1].end < checks.merge_gap:
+            if adjacent and fits and (gap < TOUCHING or (short and gap < checks.merge_gap)):
                 last.append(line)
                 continue
         groups.append([line])

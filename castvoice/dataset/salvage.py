@@ -26,7 +26,7 @@ class Salvaged:
     room: Span  # how far the cut may reach: where the other voices around it (or the words dropped) stop and start
     overlap: float  # share of the kept words' span during which another voice is active
     notes: list[str]  # the words dropped at each edge, and why
-    covered: bool = False  # every word lies under another voice: nothing is dropped, the clip is excluded
+    covered: bool = False  # every word lies under another voice: nothing is dropped, the overlap decides
 
     @property
     def speech(self) -> Span:

@@ -20,6 +20,7 @@ from conftest import castvoice
 pytestmark = pytest.mark.slow
 
 EDGE = 0.03  # a clip edge may sit this close inside a line's speech (word-boundary precision)
+OVERLAP_REASONS = ("another voice over", "too short once the other voice is trimmed away")
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +71,10 @@ def test_spoiled_lines_are_rejected_with_the_right_reason(diane, film):
     for clip in _review(diane):
         for g in _segments_in(clip, film):
             by_line.setdefault(g["line"], clip)
-    for line in interrupted:
+    for line in interrupted:  # talked over from a third of the way in: too little is left clear of it
         clip = by_line[line]
-        assert not clip["kept"] and clip["reason"] == "another voice over the line", clip
-        assert clip["scores"]["overlap"] > 0.2
+        assert not clip["kept"] and clip["reason"].startswith(OVERLAP_REASONS), clip
+        assert clip["scores"]["overlap"] > 0.2 or clip["scores"]["trim"]
     for line in buried:
         clip = by_line[line]
         assert not clip["kept"] and clip["reason"].startswith("noise or music under the voice"), clip
@@ -156,7 +157,7 @@ def test_dataset_export_and_report(diane, tmp_path):
         assert (info.samplerate, info.subtype) == (22_050, "PCM_16")
     report = castvoice("report", "Diane", "-w", diane).stdout.split("report: ")[1].strip()
     page = Path(report).read_text()
-    assert page.count("<audio") == len(_review(diane)) and "another voice over the line" in page
+    assert page.count("<audio") == len(_review(diane)) and "another voice" in page
 
 
 def test_killed_clean_resumes_with_the_clips_it_finished(demo_workspace, tmp_path):
