@@ -146,12 +146,20 @@ def unheard_edges(text: str, heard: str, language: str) -> tuple[list[str], list
     at_start = _unheard_lead(said, got)
     if len(at_start) == len(said):
         return said, []
-    return at_start, _unheard_lead(said[::-1], got[::-1])[::-1]
+    return at_start, _unheard_lead(said[::-1], got[::-1], backwards=True)[::-1]
 
 
-def _unheard_lead(said: list[str], got: list[str]) -> list[str]:
+def _unheard_lead(said: list[str], got: list[str], backwards: bool = False) -> list[str]:
+    """The first words of `said` (of lists read backwards: the last) not heard near the start of `got`."""
+
+    def compound(a: str, b: str) -> str:  # written as one word or two: "username", "user name"
+        return b + a if backwards else a + b
+
     for place, word in enumerate(said):
-        if any(_same_word(word, heard) for heard in got[: place + 1 + EDGE_SLACK]):
+        near = got[: place + 1 + EDGE_SLACK]
+        heard = near + [compound(a, b) for a, b in zip(near, near[1:])]
+        forms = [word] + [compound(word, following) for following in said[place + 1:place + 2]]
+        if any(_same_word(form, other) for form in forms for other in heard):
             return said[:place]
     return said
 

@@ -88,7 +88,8 @@ def test_short_lines_are_merged_or_dropped_and_durations_bounded(diane):
         if clip["kept"]:
             assert 1.0 <= clip["duration"] <= 15.0
         elif clip["scores"]["duration"] < 1.0:
-            assert clip["reason"] == "shorter than 1 s"
+            trimmed = f"too short once the other voice is trimmed away ({clip['scores']['duration']:.1f} s left)"
+            assert clip["reason"] == (trimmed if clip["scores"].get("trim") else "shorter than 1 s")
 
 
 def test_cleaning_is_recorded_and_loudness_normalised(diane):
