@@ -24,7 +24,7 @@ class CheckSettings:
 
     min_duration: float = 1.0
     max_duration: float = 15.0
-    merge_gap: float = 0.5  # adjacent short lines of the character closer than this are merged
+    merge_gap: float = 0.5  # adjacent short lines of the character closer than this are merged (touching ones always)
     min_snr_db: float = 12.0
     max_clipping: float = 0.001  # fraction of samples at full scale
     max_overlap: float = 0.05  # fraction of the kept words' span during which another voice is active
