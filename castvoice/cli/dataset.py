@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.table import Column, Table
+from rich.text import Text
 
 from castvoice.cli.base import JsonOption, WorkspaceOption, app, print_json, score, stdout
 
@@ -74,9 +75,17 @@ def review(
             status = f"kept by hand ({c.reason})"
         table.add_row(c.id, f"{c.start:.2f}", f"{c.duration:.1f}", score(c.scores.get("snr_db"), ".0f"),
                       score(c.scores.get("similarity"), ".2f"), score(c.scores.get("cer"), ".2f"),
-                      score(c.scores.get("overlap"), ".0%"), status, c.text)
+                      score(c.scores.get("overlap"), ".0%"), status, _text_and_trim(c))
     stdout.print(table)
     _print_summary(found)
+
+
+def _text_and_trim(clip) -> Text:
+    """A clip's text, with the words trimmed away from it (another voice over them) below it."""
+    text = Text(clip.text)
+    for note in clip.scores.get("trim", []):
+        text.append(f"\n{note}", style="dim")
+    return text
 
 
 @app.command()

@@ -1,22 +1,21 @@
 """The checks a dataset clip must pass, each with the reason a user reads when it fails: duration,
 clipping, another voice over the line, noise under the voice, a voice unlike the character's, and a
-re-transcription that differs from the text."""
+re-transcription that misses words at the clip's edges or differs from the text."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.workspace import Workspace, catalog
-from castvoice.workspace.catalog import LineRecord
 from castvoice.workspace.db import fingerprint
 
 FRAME_SECONDS = 0.02
 WORD_PAD = 0.03  # frames this close to a word count as speech when estimating the noise
 MIN_NOISE_SECONDS = 0.1
-EDGE_COLLAR = 0.2
 
 
 @dataclass(frozen=True)
@@ -25,65 +24,65 @@ class CheckSettings:
 
     min_duration: float = 1.0
     max_duration: float = 15.0
-    merge_gap: float = 0.5  # adjacent short lines of the character closer than this are merged
+    merge_gap: float = 0.5  # adjacent short lines of the character closer than this are merged (touching ones always)
     min_snr_db: float = 12.0
     max_clipping: float = 0.001  # fraction of samples at full scale
-    max_overlap: float = 0.05  # fraction of the line during which another voice is active
+    max_overlap: float = 0.05  # fraction of the kept words' span during which another voice is active
     min_similarity: float = 0.5  # CAM++ cosine to the character's voice (castvoice.speech.finding.SAME_VOICE)
     max_cer: float = 0.3  # character error rate of a re-transcription against the text
     asr_model: str = "base"
 
 
-# Checks in the order their reasons are reported: the first that fails names the exclusion.
+# Checks in the order their reasons are reported: the first that fails names the exclusion. Reasons are
+# formatted with the check settings and the clip's scores.
 REASONS = {
+    "covered": "another voice over every word of the line",
+    "trimmed_short": "too short once the other voice is trimmed away ({duration:.1f} s left)",
     "too_short": "shorter than {min_duration:g} s",
     "too_long": "longer than {max_duration:g} s",
     "clipping": "clipped audio",
-    "overlap": "another voice over the line",
+    "overlap": "another voice over the middle of the line",
     "low_snr": "noise or music under the voice (SNR below {min_snr_db:g} dB)",
     "other_voice": "voice unlike the character's (similarity below {min_similarity:g})",
+    "unheard_edge": "re-transcription misses {unheard}",
     "mismatch": "re-transcription differs from the text (CER above {max_cer:g})",
 }
+QUOTED_WORDS = 5  # words of an unheard edge a reason quotes
+EDGE_SLACK = 2  # words heard beyond a word's own place where it may be found
+SAME_WORD_LIKENESS = 0.75  # difflib ratio above which a word heard counts as the word said
 
 
 def failed_check(scores: dict, checks: CheckSettings) -> str | None:
     """The first check the scores fail, as a reason a user reads; None when all pass."""
+    short = scores["duration"] < checks.min_duration
     failed = {
-        "too_short": scores["duration"] < checks.min_duration,
+        "covered": scores.get("covered", False) and scores["overlap"] > checks.max_overlap,
+        "trimmed_short": short and bool(scores.get("trim")),
+        "too_short": short,
         "too_long": scores["duration"] > checks.max_duration,
         "clipping": scores["clipping"] > checks.max_clipping,
         "overlap": scores["overlap"] > checks.max_overlap,
         "low_snr": scores["snr_db"] is not None and scores["snr_db"] < checks.min_snr_db,
         "other_voice": scores["similarity"] is not None and scores["similarity"] < checks.min_similarity,
+        "unheard_edge": bool(scores.get("unheard_start") or scores.get("unheard_end")),
         "mismatch": scores["cer"] is not None and scores["cer"] > checks.max_cer,
     }
     first = next((key for key in REASONS if failed[key]), None)
-    return REASONS[first].format(**asdict(checks)) if first else None
+    if first is None:
+        return None
+    return REASONS[first].format(**asdict(checks), duration=scores["duration"], unheard=_unheard(scores))
 
 
-def overlap_fraction(ws: Workspace, group: list[LineRecord]) -> float:
-    """How much of the lines' time another voice is active: another line, or a diarized turn of
-    another speaker. The first and last EDGE_COLLAR seconds of each line are not scored: turn
-    boundaries are that uncertain (as in DER scoring)."""
-    own_ids = [line.id for line in group]
-    spans = [(line.start + EDGE_COLLAR, line.end - EDGE_COLLAR) for line in group]
-    spans = [(a, b) for a, b in spans if b > a]
-    total = sum(b - a for a, b in spans)
-    if total <= 0:
-        return 0.0
-    busy = catalog.other_voices(ws, own_ids, spans[0][0], spans[-1][1])
-    return round(sum(_intersection(span, busy) for span in spans) / total, 3)
+def _unheard(scores: dict) -> str:
+    """The words a re-transcription misses, as a reason quotes them: “okay then” at its start."""
+    edges = [f"“{_quote(scores[key])}” at its {edge}"
+             for key, edge in (("unheard_start", "start"), ("unheard_end", "end")) if scores.get(key)]
+    return " and ".join(edges)
 
 
-def _intersection(span: tuple[float, float], others: list[tuple[float, float]]) -> float:
-    """Seconds of `span` covered by the union of `others`."""
-    clipped = sorted((max(span[0], s), min(span[1], e)) for s, e in others if e > span[0] and s < span[1])
-    covered, reach = 0.0, span[0]
-    for s, e in clipped:
-        if e > reach:
-            covered += e - max(s, reach)
-            reach = e
-    return covered
+def _quote(words: str) -> str:
+    found = words.split()
+    return " ".join(found[:QUOTED_WORDS]) + (" …" if len(found) > QUOTED_WORDS else "")
 
 
 def source_snr(raw: np.ndarray, rate: int, words: list[tuple[float, float]], steps: list[dict]) -> float | None:
@@ -116,16 +115,58 @@ def estimate_snr(audio: np.ndarray, rate: int, words: list[tuple[float, float]])
     return round(10 * np.log10(max(speech - noise, 1e-12) / noise), 1)
 
 
-def transcript_cer(audio: np.ndarray, rate: int, text: str, language: str, model: str) -> float | None:
-    """Character error rate of a re-transcription of the clip against its text (words normalised)."""
+def retranscribe(audio: np.ndarray, rate: int, language: str, model: str) -> str:
+    """What Whisper hears in a clip."""
     import soxr
 
     from castvoice.speech.asr import get_asr
-    from castvoice.text.metrics import character_error_rate
 
     audio16k = soxr.resample(audio, rate, ANALYSIS_RATE).astype(np.float32) if rate != ANALYSIS_RATE else audio
-    cer = character_error_rate(text, get_asr(model).transcribe(audio16k, language=language).text, language)
+    return get_asr(model).transcribe(audio16k, language=language).text.strip()
+
+
+def transcript_cer(text: str, heard: str, language: str) -> float | None:
+    """Character error rate of a re-transcription against the clip's text (words normalised)."""
+    from castvoice.text.metrics import character_error_rate
+
+    cer = character_error_rate(text, heard, language)
     return None if cer is None else round(cer, 3)
+
+
+def unheard_edges(text: str, heard: str, language: str) -> tuple[list[str], list[str]]:
+    """The text's first and last words that a re-transcription does not hear at its start and end.
+
+    Words are compared normalised (numbers spelled out, contractions expanded, fillers dropped) and
+    alike words count as heard (`_same_word`). Each of the text's words, from the start, is looked for
+    among the words heard there (up to EDGE_SLACK further on, as Whisper may add a word or drop a
+    repeated one); the words before the first one found are unheard. The same from the end."""
+    from castvoice.text.normalize import scoring_words
+
+    said, got = scoring_words(text, language), scoring_words(heard, language)
+    at_start = _unheard_lead(said, got)
+    if len(at_start) == len(said):
+        return said, []
+    return at_start, _unheard_lead(said[::-1], got[::-1], backwards=True)[::-1]
+
+
+def _unheard_lead(said: list[str], got: list[str], backwards: bool = False) -> list[str]:
+    """The first words of `said` (of lists read backwards: the last) not heard near the start of `got`."""
+
+    def compound(a: str, b: str) -> str:  # written as one word or two: "username", "user name"
+        return b + a if backwards else a + b
+
+    for place, word in enumerate(said):
+        near = got[: place + 1 + EDGE_SLACK]
+        heard = near + [compound(a, b) for a, b in zip(near, near[1:])]
+        forms = [word] + [compound(word, following) for following in said[place + 1:place + 2]]
+        if any(_same_word(form, other) for form in forms for other in heard):
+            return said[:place]
+    return said
+
+
+def _same_word(said: str, heard: str) -> bool:
+    """Equal, or alike enough to be the word misheard ("oliver" heard as "over", "than" for "then")."""
+    return said == heard or difflib.SequenceMatcher(None, said, heard).ratio() >= SAME_WORD_LIKENESS
 
 
 class VoiceScorer:

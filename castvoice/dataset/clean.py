@@ -1,5 +1,6 @@
-"""A character's dataset clips: cut each line (short neighbours merged), clean it, score it, and
-keep or exclude it with a reason. Every clip is committed on its own, so a killed run resumes."""
+"""A character's dataset clips: cut each line (short neighbours merged) clear of other voices, clean it,
+score it, and keep or exclude it with a reason. Every clip is committed on its own, so a killed run
+resumes."""
 
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ import numpy as np
 
 from castvoice.atomic import atomic_path
 from castvoice.console import log
-from castvoice.dataset.checks import CheckSettings, VoiceScorer, failed_check, overlap_fraction, source_snr, transcript_cer
+from castvoice.dataset.checks import (CheckSettings, VoiceScorer, failed_check, retranscribe, source_snr,
+                                      transcript_cer, unheard_edges)
 from castvoice.dataset.enhance import Enhanced, EnhanceSettings, enhance_many
+from castvoice.dataset.salvage import Salvaged, salvage
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
-from castvoice.media.cut import plan_cuts
+from castvoice.media.cut import REACH, TOUCHING, quiet_edge
 from castvoice.spans import Span
 from castvoice.text.normalize import slug, spoken_text
 from castvoice.progress import track
 from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineRecord, all_lines, lines_of, media_duration
 
-CLEAN_VERSION = "1"
+CLEAN_VERSION = "2"
 
 
 @dataclass
@@ -74,24 +77,26 @@ def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
     character = lines[0].character
     settings = settings or stored_settings(ws, character) or CleanSettings()
     language = db.get_setting(ws.conn, "language") or "en"
-    groups = merge_short_lines(lines, settings.checks, ws)
-    cuts = _group_cuts(ws, groups)
     words = catalog.words_by_line(ws)
+    duration = media_duration(ws)
     folder = ws.clips_dir(character)
     voices = VoiceScorer(ws, character, settings.checks.min_similarity)
     existing = catalog.clip_fingerprints(ws, character)
     labels, todo = [], []
-    for group, cut in zip(groups, cuts):
+    for group in group_lines(lines, settings.checks, ws):
         label = f"{slug(character)}_{group[0].id:05d}"
         labels.append(label)
-        # Without alignment, a line's own span stands for its words.
-        group_words = [w for line in group for w in words.get(line.id, [(line.start, line.end)])]
+        busy = catalog.other_voices(ws, [line.id for line in group], group[0].start - 2 * REACH,
+                                    group[-1].end + 2 * REACH)
+        kept = salvage(group, words, busy, duration)
+        cut = Span(quiet_edge(ws.analysis_audio, kept.speech.start, kept.room.start),
+                   quiet_edge(ws.analysis_audio, kept.speech.end, kept.room.end))
         # Thresholds are left out: changing one only re-judges the stored scores, below.
         fingerprint = db.fingerprint(CLEAN_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
                               cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
-                              group_words, voices.version)
+                              asdict(kept), voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
-            todo.append(_Pending(label, group, cut, group_words, fingerprint))
+            todo.append(_Pending(label, group, cut, kept, fingerprint))
     return _Plan(character, settings, language, folder, voices, labels, todo, sorted(set(existing) - set(labels)))
 
 
@@ -136,45 +141,40 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
     return catalog.clips_of(ws, character)
 
 
-def merge_short_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
-    """Group a character's lines: a line shorter than the minimum joins its neighbour when nobody
-    speaks between them, the gap is under `merge_gap` and the result stays within the maximum."""
+def group_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
+    """Group a character's lines into clips. A line joins its neighbour when nobody speaks between them
+    and the result stays within the maximum, if the two touch (a cue boundary inside one stretch of
+    speech, which no cut there would keep whole) or if one is shorter than the minimum and the gap is
+    under `merge_gap`."""
     order = {line_id: i for i, (line_id, _, _) in enumerate(all_lines(ws))}
     groups: list[list[LineRecord]] = []
     for line in lines:
         if groups:
             last = groups[-1]
             adjacent = order[line.id] == order[last[-1].id] + 1
+            gap = line.start - last[-1].end
             short = min(line.end - line.start, last[-1].end - last[0].start) < checks.min_duration
             fits = line.end - last[0].start <= checks.max_duration
-            if adjacent and short and fits and line.start - last[-1].end < checks.merge_gap:
+            if adjacent and fits and (gap < TOUCHING or (short and gap < checks.merge_gap)):
                 last.append(line)
                 continue
         groups.append([line])
     return groups
 
 
-def _group_cuts(ws: Workspace, groups: list[list[LineRecord]]) -> list[Span]:
-    spans = all_lines(ws)
-    index = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
-    wanted = sorted({index[line.id] for group in groups for line in group})
-    cuts = plan_cuts([Span(s, e) for _, s, e in spans], ws.analysis_audio, media_duration(ws), wanted)
-    return [Span(cuts[index[g[0].id]].start, cuts[index[g[-1].id]].end) for g in groups]
-
-
 @dataclass
 class _Pending:
-    """A clip to build: its lines, where it is cut, and the words in movie seconds."""
+    """A clip to build: its lines, where it is cut, and what of them is kept."""
 
     label: str
     group: list[LineRecord]
     cut: Span
-    words: list[tuple[float, float]]
+    kept: Salvaged
     fingerprint: str
 
     @property
     def relative_words(self) -> list[tuple[float, float]]:
-        return [(max(0.0, a - self.cut.start), max(0.0, b - self.cut.start)) for a, b in self.words]
+        return [(max(0.0, w.start - self.cut.start), max(0.0, w.end - self.cut.start)) for w in self.kept.words]
 
 
 def _source_audio(ws: Workspace, pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
@@ -199,16 +199,23 @@ def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int
     file = folder / f"{pending.label}.flac"
     with atomic_path(file) as tmp:
         sf.write(tmp, cleaned.audio, cleaned.rate, subtype="PCM_24", format="FLAC")
-    text = " ".join(line.text for line in group)
+    text = pending.kept.text
+    heard = retranscribe(cleaned.audio, cleaned.rate, language, settings.checks.asr_model)
+    unheard_start, unheard_end = unheard_edges(text, heard, language)
     scores = {
         "duration": round(len(cleaned.audio) / cleaned.rate, 3),
         "clipping": round(float(np.mean(np.abs(raw) >= 0.999)), 5),
-        "overlap": overlap_fraction(ws, group),
+        "overlap": pending.kept.overlap,
         "snr_db": source_snr(raw, rate, relative, cleaned.steps),
         "similarity": voices.similarity([line.id for line in group]),
-        "cer": transcript_cer(cleaned.audio, cleaned.rate, text, language, settings.checks.asr_model),
+        "cer": transcript_cer(text, heard, language),
         "loudness_before": next((s.get("lufs_before") for s in cleaned.steps if s["name"] == "loudness"), None),
+        "heard": heard,
     }
+    # Present only when they say something, so the report's score columns stay numbers.
+    optional = {"trim": pending.kept.notes, "covered": pending.kept.covered,
+                "unheard_start": " ".join(unheard_start), "unheard_end": " ".join(unheard_end)}
+    scores.update({key: value for key, value in optional.items() if value})
     reason = failed_check(scores, settings.checks)
     start = round(pending.cut.start + cleaned.offset, 3)
     clip = DatasetClip(pending.label, group[0].id, group[0].character, start, round(start + scores["duration"], 3),

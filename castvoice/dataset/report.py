@@ -119,8 +119,9 @@ def clock(seconds: float) -> str:
 
 
 def _score_keys(clips: Sequence[DatasetClip]) -> list[str]:
-    # The table has its own duration column.
-    present = {key for clip in clips for key in clip.scores} - {"duration"}
+    # The table has its own duration column; words (what was trimmed, what was heard) go beside the text.
+    present = {key for clip in clips for key, value in clip.scores.items()
+               if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))} - {"duration"}
     return [key for key in SCORE_ORDER if key in present] + sorted(present.difference(SCORE_ORDER))
 
 
@@ -137,6 +138,8 @@ def _row(clip: DatasetClip, score_keys: list[str]) -> dict:
         "duration": f"{clip.duration:.1f}",
         "text": clip.text,
         "normalized": clip.normalized if clip.normalized != clip.text else None,
+        "trim": clip.scores.get("trim", []),
+        "heard": clip.scores.get("heard"),
         "kept": clip.kept,
         "status": _status(clip),
         "scores": [_score_text(clip.scores.get(key)) for key in score_keys],
@@ -273,7 +276,8 @@ tr.kept .status { color: #2e7d32; }
 tr.dropped .status { color: #c62828; }
 tr.dropped td { background: #fdf3f3; }
 tr.reason td:first-child, tr.by-hand td:first-child { padding-left: 2em; }
-.normalized { color: #777; font-size: 0.9em; }
+.normalized, .heard { color: #777; font-size: 0.9em; }
+.trim { color: #8a5a00; font-size: 0.9em; }
 img.chart { max-width: 100%; height: auto; display: block; margin: 0.5em 0 1.5em; }
 audio { height: 2em; width: 14em; }
 </style>
@@ -319,7 +323,9 @@ audio { height: 2em; width: 14em; }
 <td>{{ row.id }}</td>
 <td>{{ row.time }}</td>
 <td class="num">{{ row.duration }}</td>
-<td>{{ row.text }}{% if row.normalized %}<div class="normalized">{{ row.normalized }}</div>{% endif %}</td>
+<td>{{ row.text }}{% if row.normalized %}<div class="normalized">{{ row.normalized }}</div>{% endif %}
+{% for note in row.trim %}<div class="trim">{{ note }}</div>{% endfor %}
+{% if row.heard is not none %}<div class="heard">heard: {{ row.heard }}</div>{% endif %}</td>
 <td class="status">{{ row.status }}</td>
 {% for score in row.scores %}<td class="num">{{ score }}</td>{% endfor %}
 <td>{% if row.audio %}<audio controls preload="none" src="{{ row.audio }}"></audio>

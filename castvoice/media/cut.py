@@ -82,18 +82,24 @@ def plan_cuts(lines: list[Span], analysis: Path, duration: float, wanted: list[i
     return cuts
 
 
+def quiet_edge(analysis: Path, at: float, limit: float) -> float:
+    """A clip edge at `at` (a word's start or end) moved outward towards `limit` (earlier or later) to the
+    first pause, entered a little; never more than REACH and never past `limit`."""
+    step = -1 if limit < at else +1
+    bound = max(limit, at - REACH) if step < 0 else min(limit, at + REACH)
+    return _Envelope(analysis, at).outward(at, bound, step)
+
+
 def _start_cut(analysis: Path, before: Span | None, line: Span) -> float:
     if before is not None and before.end >= line.start - TOUCHING:
         return _shared_cut(analysis, before, line)
-    limit = max(line.start - REACH, (before.end + line.start) / 2 if before else 0.0)
-    return _Envelope(analysis, line.start).outward(line.start, limit, -1)
+    return quiet_edge(analysis, line.start, (before.end + line.start) / 2 if before else 0.0)
 
 
 def _end_cut(analysis: Path, line: Span, after: Span | None, duration: float) -> float:
     if after is not None and after.start <= line.end + TOUCHING:
         return _shared_cut(analysis, line, after)
-    limit = min(line.end + REACH, (line.end + after.start) / 2 if after else duration, duration)
-    return _Envelope(analysis, line.end).outward(line.end, limit, +1)
+    return quiet_edge(analysis, line.end, min((line.end + after.start) / 2 if after else duration, duration))
 
 
 def _shared_cut(analysis: Path, first: Span, second: Span) -> float:

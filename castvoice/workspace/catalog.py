@@ -10,7 +10,7 @@ import numpy as np
 
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
-from castvoice.spans import Segment
+from castvoice.spans import Segment, Word
 from castvoice.text.types import DialogueBlock
 from castvoice.workspace import Workspace
 from castvoice.workspace.names import weaker_sources
@@ -136,11 +136,11 @@ def line_naming(ws: Workspace) -> list[LineNaming]:
     return [LineNaming(*r) for r in rows]
 
 
-def words_by_line(ws: Workspace) -> dict[int, list[tuple[float, float]]]:
-    """The aligned words' start and end of every aligned line."""
-    found: dict[int, list[tuple[float, float]]] = {}
-    for r in ws.conn.execute("SELECT line_id, start, end FROM words ORDER BY line_id, start"):
-        found.setdefault(r["line_id"], []).append((r["start"], r["end"]))
+def words_by_line(ws: Workspace) -> dict[int, list[Word]]:
+    """The aligned words of every aligned line, in order."""
+    found: dict[int, list[Word]] = {}
+    for r in ws.conn.execute("SELECT line_id, start, end, text FROM words ORDER BY line_id, start, id"):
+        found.setdefault(r["line_id"], []).append(Word(r["start"], r["end"], r["text"]))
     return found
 
 

@@ -21,6 +21,7 @@ from conftest import castvoice
 pytestmark = pytest.mark.slow
 
 EDGE = 0.03  # a clip edge may sit this close inside a line's speech (word-boundary precision)
+OVERLAP_REASONS = ("another voice over", "too short once the other voice is trimmed away")
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +72,10 @@ def test_spoiled_lines_are_rejected_with_the_right_reason(diane, film):
     for clip in _review(diane):
         for g in _segments_in(clip, film):
             by_line.setdefault(g["line"], clip)
-    for line in interrupted:
+    for line in interrupted:  # talked over from a third of the way in: too little is left clear of it
         clip = by_line[line]
-        assert not clip["kept"] and clip["reason"] == "another voice over the line", clip
-        assert clip["scores"]["overlap"] > 0.2
+        assert not clip["kept"] and clip["reason"].startswith(OVERLAP_REASONS), clip
+        assert clip["scores"]["overlap"] > 0.2 or clip["scores"]["trim"]
     for line in buried:
         clip = by_line[line]
         assert not clip["kept"] and clip["reason"].startswith("noise or music under the voice"), clip
@@ -88,7 +89,8 @@ def test_short_lines_are_merged_or_dropped_and_durations_bounded(diane):
         if clip["kept"]:
             assert 1.0 <= clip["duration"] <= 15.0
         elif clip["scores"]["duration"] < 1.0:
-            assert clip["reason"] == "shorter than 1 s"
+            trimmed = f"too short once the other voice is trimmed away ({clip['scores']['duration']:.1f} s left)"
+            assert clip["reason"] == (trimmed if clip["scores"].get("trim") else "shorter than 1 s")
 
 
 def test_cleaning_is_recorded_and_loudness_normalised(diane):
@@ -215,7 +217,7 @@ def test_dataset_export_and_report(diane, tmp_path):
         assert (info.samplerate, info.subtype) == (22_050, "PCM_16")
     report = castvoice("report", "Diane", "-w", diane).stdout.split("report: ")[1].strip()
     page = Path(report).read_text()
-    assert page.count("<audio") == len(_review(diane)) and "another voice over the line" in page
+    assert page.count("<audio") == len(_review(diane)) and "another voice" in page
 
 
 def test_killed_clean_resumes_with_the_clips_it_finished(demo_workspace, tmp_path):
