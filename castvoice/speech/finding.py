@@ -25,6 +25,7 @@ SAME_VOICE = 0.5
 MARGIN = 0.1  # the best character must beat the second best by this much
 REFERENCE_CONFIDENCE = 0.8  # text-named lines this sure define what a character sounds like
 ENCODER = "campplus"
+MIN_EMBED_SECONDS = 0.2
 # Voice evidence for the screenplay model: log-likelihood ratio per unit of cosine similarity, for a line
 # of RELIABLE_SECONDS or more (shorter lines weigh less, by the square root of their share: their
 # embeddings are noisier), and the weight of the diarized speaker's other lines.
@@ -57,10 +58,17 @@ def embed_lines(ws: Workspace, batch: int = 32) -> tuple[dict[int, np.ndarray], 
     with track("embedding voices", total=len(lines)) as progress:
         for first in range(0, len(lines), batch):
             chunk = lines[first : first + batch]
-            clips = [read_analysis(ws.analysis_audio, start, end) for _, start, end in chunk]
+            clips = [read_analysis(ws.analysis_audio, *_widened(start, end)) for _, start, end in chunk]
             vectors.update(zip((line_id for line_id, _, _ in chunk), encoder.embed_many(clips)))
             progress.advance(len(chunk))
     return vectors, ENCODER
+
+
+def _widened(start: float, end: float) -> tuple[float, float]:
+    """A line's span, widened about its middle to MIN_EMBED_SECONDS: a line squeezed shorter than a word
+    (a cue inside another's time) still gets a voice embedding, from the audio around it."""
+    middle, half = (start + end) / 2, max(end - start, MIN_EMBED_SECONDS) / 2
+    return max(0.0, middle - half), middle + half
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

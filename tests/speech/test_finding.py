@@ -231,3 +231,20 @@ def test_enrollment_takes_the_short_lines_of_the_speaker_it_found(tmp_path):
     said_by = [next(name for name, s, e in truth if s < (m["start"] + m["end"]) / 2 < e) for m in found]
     assert said_by == ["ANNA"] * sum(name == "ANNA" for name, _, _ in truth)
     assert any(m["similarity"] < 0.5 for m in found), "every reply was found by its voice alone"
+
+
+def test_a_cue_inside_another_is_kept_and_cleaned_with_a_reason(tmp_path):
+    """A cue in the middle of another's time: the aligner squeezes it shorter than any word; ingest still
+    names it and `clean` gives it a reason."""
+    audio, srt, script, truth = _phone_call(tmp_path)
+    start = truth[2][1] + 1.0
+
+    def stamp(t: float) -> str:
+        return f"00:00:{int(t):02d},{round(t % 1 * 1000):03d}"
+
+    srt.write_text(srt.read_text() + f"\n\n7\n{stamp(start)} --> {stamp(start + 0.05)}\nOh.\n")
+    castvoice("ingest", audio, "--subs", srt, "--script", script, "-w", tmp_path / "ws")
+    lines = _all_lines(tmp_path / "ws")
+    assert len(lines) == len(CALL) + 1
+    clips = json.loads(castvoice("review", "Anna", "--json", "-w", tmp_path / "ws").stdout)
+    assert all(clip["kept"] or clip["reason"] for clip in clips)
