@@ -259,6 +259,10 @@ def _dataset(ws, truth: Truth, names: dict[str, str]) -> tuple[dict, list[dict]]
             totals["whole"] += whole
             totals["clean"] += clean_edges
             totals["whole_and_clean"] += whole and clean_edges
+        for clip in (c for c in clips if not c.kept):
+            window = slice(round(clip.start / GRID), round(clip.end / GRID))
+            lost = float((solo[window] & ~kept_solo[window]).sum() * GRID)
+            totals[f"lost: {_reason_kind(clip.reason or 'excluded')}"] += lost
         row = {"speaker": name, "solo_s": round(float(solo.sum() * GRID), 1),
                "kept_solo_s": round(float(kept_solo.sum() * GRID), 1), "kept_s": round(kept_seconds, 1),
                "other_voice_s": round(other_seconds, 2)}
@@ -268,6 +272,13 @@ def _dataset(ws, truth: Truth, names: dict[str, str]) -> tuple[dict, list[dict]]
         totals["kept"] += kept_seconds
         totals["other"] += other_seconds
     return dict(totals), rows
+
+
+def _reason_kind(reason: str) -> str:
+    """An exclusion reason without the words and figures particular to its clip."""
+    import re
+
+    return re.sub(r'\s*\(.*?\)|[“"].*?[”"]\s*', '', reason).strip()
 
 
 def _voices(ws, truth: Truth, names: dict[str, str]) -> dict:
@@ -379,4 +390,10 @@ def run(out: Path | None = None, limit: int | None = None) -> None:
     ami = [r for r in rows if r["recording"] not in ("lhotse_ami_clip", "demo film")]
     summaries = [{"set": "AMI excerpts", **summary(ami)}]
     summaries += [{"set": r["recording"], **summary([r])} for r in rows if r not in ami]
-    report({"per recording": rows, "per speaker": speaker_rows, "summary": summaries}, TARGETS, out)
+    lost = Counter()
+    for row in ami:
+        lost.update({k.removeprefix("dataset_lost: "): v for k, v in row.items() if k.startswith("dataset_lost: ")})
+    excluded = [{"reason": k, "solo_s": round(v, 1)} for k, v in lost.most_common()]
+    report({"per recording": [{k: v for k, v in r.items() if not k.startswith("dataset_lost")} for r in rows],
+            "per speaker": speaker_rows, "summary": summaries,
+            "AMI solo speech in excluded clips, by reason": excluded}, TARGETS, out)
