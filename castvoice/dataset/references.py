@@ -137,12 +137,13 @@ def _rated(clips: list[DatasetClip], features: list[Features], pitch_centre: Cen
 
 
 def _weighted_scores(clips: list[DatasetClip]) -> dict[str, float | None]:
-    """One clip's scores, or each score's mean over several clips weighted by their durations."""
+    """One clip's scores, or each figure's mean over several clips weighted by their durations (what is not a
+    figure, such as the words heard, is left out)."""
     if len(clips) == 1:
         return clips[0].scores
     means: dict[str, float | None] = {}
-    for key in dict.fromkeys(k for c in clips for k in c.scores):
-        present = [(c.scores[key], c.duration) for c in clips if c.scores.get(key) is not None]
+    for key in dict.fromkeys(k for c in clips for k, v in c.scores.items() if isinstance(v, (int, float))):
+        present = [(c.scores[key], c.duration) for c in clips if isinstance(c.scores.get(key), (int, float))]
         weight = sum(d for _, d in present)
         means[key] = round(sum(v * d for v, d in present) / weight, 3) if present and weight > 0 else None
     return means
