@@ -37,11 +37,6 @@ MIXED_VOICE = 0.3  # below this, a character's surely named lines are not one vo
 MIN_VOICE_LINES = 3
 EXAMPLE_FLOOR = 0.3  # an enrolled line must stay at least this near the example itself
 ENROLL_ROUNDS = 5  # rounds of growing an enrolled character's voice from the lines it accepts
-# A diarized speaker most of whose lines (and at least MIN_SPEAKER_LINES) enrollment accepted is the
-# character: its other lines join, unless they sound more like another named character, or (lines long
-# enough for their voice to count) unlike the example.
-SPEAKER_MAJORITY = 0.5
-MIN_SPEAKER_LINES = 2
 
 
 def _encoder():
@@ -266,7 +261,6 @@ def enroll(ws: Workspace, name: str, spans: list[tuple[float, float]] | None = N
         if accepted.any():
             found = _unit(vectors[accepted].sum(axis=0) + (0 if own is None else own))
             model = _unit(example + found)
-    accepted |= _by_speaker(accepted, [lines[i] for i in ids], sims >= rival, near_example)
     matches = []
     with ws.transaction() as conn:
         for row in sorted(np.flatnonzero(accepted), key=lambda row: lines[ids[row]].start):
@@ -274,24 +268,6 @@ def enroll(ws: Workspace, name: str, spans: list[tuple[float, float]] | None = N
             named = name_line(conn, line.id, name, "enroll", similarity, "voice")
             matches.append(EnrollMatch(line.id, line.start, line.end, line.text, round(similarity, 3), named))
     return matches
-
-
-def _by_speaker(accepted: np.ndarray, lines: list[LineRecord], not_a_rival: np.ndarray,
-                near_example: np.ndarray) -> np.ndarray:
-    """Lines that join an enrolled character with their diarized speaker: one whose lines enrollment
-    mostly accepted. Short lines' embeddings say little, so only longer ones must also sound like the example."""
-    joining = np.zeros(len(lines), bool)
-    by_speaker: dict[str, list[int]] = {}
-    for row, line in enumerate(lines):
-        if line.speaker:
-            by_speaker.setdefault(line.speaker, []).append(row)
-    for rows in by_speaker.values():
-        found = accepted[rows].sum()
-        if found >= MIN_SPEAKER_LINES and found > SPEAKER_MAJORITY * len(rows):
-            for row in rows:
-                reliable = lines[row].end - lines[row].start >= RELIABLE_SECONDS
-                joining[row] = not_a_rival[row] and (near_example[row] or not reliable)
-    return joining
 
 
 def _named_voices(lines: dict[int, LineRecord], ids: list[int], vectors: np.ndarray) -> dict[str, np.ndarray]:
