@@ -45,7 +45,6 @@ GRID = 0.01  # seconds per frame of the truth grids
 ENROLL_SECONDS = 2.0
 VOICE_SOLO_SECONDS = 10.0
 # A clip's re-transcription by Whisper base, on far-field meeting speech, mishears words now and then.
-SIMILAR_WORD = 0.75
 EDGE_WORDS = 3  # the text's first (last) word must be heard among the first (last) words
 MISHEARD = 0.2
 NAMES = ["ALICE", "BRUNO", "CARMEN", "DENIS", "EDITH", "FELIX", "GRETA", "HUGO", "IRENE", "JONAS"]
@@ -84,10 +83,11 @@ class Truth:
 
     def main_speaker(self, start: float, end: float) -> str | None:
         """The speaker active for most of [start, end]; None where nobody speaks, or two speak equally long."""
-        seconds = np.sort(self.window(start, end).sum(axis=1))[::-1]
-        if not len(seconds) or seconds[0] == 0 or (len(seconds) > 1 and seconds[1] == seconds[0]):
+        seconds = self.window(start, end).sum(axis=1)
+        ranked = np.argsort(-seconds, kind="stable")
+        if not len(seconds) or seconds[ranked[0]] == 0 or (len(seconds) > 1 and seconds[ranked[1]] == seconds[ranked[0]]):
             return None
-        return self.speakers[int(np.argmax(self.window(start, end).sum(axis=1)))]
+        return self.speakers[int(ranked[0])]
 
     def solo(self, speaker: str) -> np.ndarray:
         own = self.active[self.speakers.index(speaker)]
@@ -207,9 +207,9 @@ def _heard_words(path: Path) -> list[str]:
 
 def _heard_as(word: str, heard: list[str]) -> bool:
     """`word` is among `heard`, allowing a misheard letter or two (Whisper's spelling varies)."""
-    from difflib import SequenceMatcher
+    from castvoice.dataset.checks import same_word
 
-    return any(word == h or SequenceMatcher(None, word, h).ratio() >= SIMILAR_WORD for h in heard)
+    return any(same_word(word, h) for h in heard)
 
 
 def _whole_and_clean(text: str, heard: list[str], neighbours: set[str]) -> tuple[bool, bool]:

@@ -137,7 +137,7 @@ def unheard_edges(text: str, heard: str, language: str) -> tuple[list[str], list
     """The text's first and last words that a re-transcription does not hear at its start and end.
 
     Words are compared normalised (numbers spelled out, contractions expanded, fillers dropped) and
-    alike words count as heard (`_same_word`). Each of the text's words, from the start, is looked for
+    alike words count as heard (`same_word`). Each of the text's words, from the start, is looked for
     among the words heard there (up to EDGE_SLACK further on, as Whisper may add a word or drop a
     repeated one); the words before the first one found are unheard. The same from the end."""
     from castvoice.text.normalize import scoring_words
@@ -159,12 +159,12 @@ def _unheard_lead(said: list[str], got: list[str], backwards: bool = False) -> l
         near = got[: place + 1 + EDGE_SLACK]
         heard = near + [compound(a, b) for a, b in zip(near, near[1:])]
         forms = [word] + [compound(word, following) for following in said[place + 1:place + 2]]
-        if any(_same_word(form, other) for form in forms for other in heard):
+        if any(same_word(form, other) for form in forms for other in heard):
             return said[:place]
     return said
 
 
-def _same_word(said: str, heard: str) -> bool:
+def same_word(said: str, heard: str) -> bool:
     """Equal, or alike enough to be the word misheard ("oliver" heard as "over", "than" for "then")."""
     return said == heard or difflib.SequenceMatcher(None, said, heard).ratio() >= SAME_WORD_LIKENESS
 
