@@ -93,6 +93,25 @@ def source_snr(raw: np.ndarray, rate: int, words: list[tuple[float, float]], ste
     return denoised["snr_db"] if denoised else estimate_snr(raw, rate, words)
 
 
+def removal_snr(kept: np.ndarray, removed: np.ndarray, rate: int) -> float | None:
+    """SNR in dB from what a denoiser kept and removed: the kept power of the louder half of the frames
+    (the voice) against the median frame of what was removed (the noise under it). A denoiser also takes
+    away things that come only with the loudest speech, such as a headset's breath pops and the room's
+    colour on a meeting recording; they lie above the median and do not count. None when nothing was removed."""
+    size = max(1, round(FRAME_SECONDS * rate))
+    count = min(len(kept), len(removed)) // size
+    if count == 0:
+        return None
+
+    def frame_power(audio: np.ndarray) -> np.ndarray:
+        return np.mean(audio[: count * size].reshape(count, size).astype(np.float64) ** 2, axis=1)
+
+    voice, noise = frame_power(kept), float(np.median(frame_power(removed)))
+    if noise <= 0.0:
+        return None
+    return round(10 * np.log10(max(float(np.mean(voice[voice >= np.median(voice)])), 1e-20) / noise), 2)
+
+
 def estimate_snr(audio: np.ndarray, rate: int, words: list[tuple[float, float]]) -> float | None:
     """Speech-to-background ratio in dB: power inside the words against the median power of the
     frames between and around them. None when the clip has too little audio outside its words."""

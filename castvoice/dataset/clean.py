@@ -15,8 +15,8 @@ from castvoice.atomic import atomic_path
 from castvoice.console import log
 from castvoice.dataset.checks import (CheckSettings, VoiceScorer, failed_check, retranscribe, source_snr,
                                       transcript_cer, unheard_edges)
-from castvoice.dataset.enhance import Enhanced, EnhanceSettings, enhance_many
-from castvoice.dataset.salvage import Salvaged, salvage
+from castvoice.dataset.enhance import Enhanced, EnhanceSettings, enhance, enhance_many
+from castvoice.dataset.salvage import Salvaged, drop_unheard, salvage
 from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
 from castvoice.media.cut import REACH, TOUCHING, quiet_edge
@@ -26,7 +26,7 @@ from castvoice.progress import track
 from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineRecord, all_lines, lines_of, media_duration
 
-CLEAN_VERSION = "2"
+CLEAN_VERSION = "3"
 
 
 @dataclass
@@ -89,14 +89,13 @@ def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
         busy = catalog.other_voices(ws, [line.id for line in group], group[0].start - 2 * REACH,
                                     group[-1].end + 2 * REACH)
         kept = salvage(group, words, busy, duration)
-        cut = Span(quiet_edge(ws.analysis_audio, kept.speech.start, kept.room.start),
-                   quiet_edge(ws.analysis_audio, kept.speech.end, kept.room.end))
+        cut = _cut(ws, kept)
         # Thresholds are left out: changing one only re-judges the stored scores, below.
         fingerprint = db.fingerprint(CLEAN_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
                               cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
                               asdict(kept), voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
-            todo.append(_Pending(label, group, cut, kept, fingerprint))
+            todo.append(_Pending(label, group, cut, kept, fingerprint, busy))
     return _Plan(character, settings, language, folder, voices, labels, todo, sorted(set(existing) - set(labels)))
 
 
@@ -112,8 +111,10 @@ def built_clips(ws: Workspace, name: str) -> list[DatasetClip]:
 
 def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
     """Build (or bring up to date) a character's clips; settings default to the last used, else defaults."""
+    import soundfile as sf
+
     plan = _plan(ws, name, settings)
-    character, settings, folder, voices = plan.character, plan.settings, plan.folder, plan.voices
+    character, settings, folder = plan.character, plan.settings, plan.folder
     folder.mkdir(parents=True, exist_ok=True)
     reused = len(plan.labels) - len(plan.todo)
     with track(f"cleaning and checking {character}", total=len(plan.labels), done=reused) as progress:
@@ -125,10 +126,17 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
                 yield sources[-1]
 
         for pending, cleaned in zip(plan.todo, enhance_many(cleaner_jobs(), settings.clean)):
-            clip, steps = _finish_clip(ws, pending, sources.popleft(), cleaned, plan.language, settings, voices,
-                                       folder)
+            clip = _scored_clip(pending, sources.popleft(), cleaned, plan)
+            if (recut := _without_unheard_edges(ws, pending, clip, plan)) is not None:
+                raw, rate, words = source = _source_audio(ws, recut)
+                cleaned_again = enhance(raw, rate, settings.clean, words)
+                second = _scored_clip(recut, source, cleaned_again, plan)
+                if not _unheard(second):  # else the first cut stands, with what it missed as its reason
+                    clip, cleaned = second, cleaned_again
+            with atomic_path(clip.audio_file) as tmp:
+                sf.write(tmp, cleaned.audio, cleaned.rate, subtype="PCM_24", format="FLAC")
             with ws.transaction() as conn:
-                records.store_clip(conn, clip, steps, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
+                records.store_clip(conn, clip, cleaned.steps, [ln.id for ln in pending.group], pending.fingerprint, ws.root)
             progress.advance()
     with ws.transaction() as conn:
         records.delete_clips(conn, plan.stale)
@@ -139,6 +147,30 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
         (folder / f"{label}.flac").unlink(missing_ok=True)
     log.info("%s: %d clips up to date, %d built", character, reused, len(plan.labels) - reused)
     return catalog.clips_of(ws, character)
+
+
+def _cut(ws: Workspace, kept: Salvaged) -> Span:
+    """Where a clip holding `kept` is cut: at quiet points between its words and the room around them."""
+    return Span(quiet_edge(ws.analysis_audio, kept.speech.start, kept.room.start),
+                quiet_edge(ws.analysis_audio, kept.speech.end, kept.room.end))
+
+
+def _without_unheard_edges(ws: Workspace, pending: _Pending, clip: DatasetClip, plan: _Plan) -> _Pending | None:
+    """The clip cut again without the words its re-transcription missed at its start or end, when some
+    are missed and the words heard still make a clip long enough; None otherwise (the clip stands, and
+    its check says what was missed)."""
+    missed = [len(clip.scores.get(key, "").split()) for key in ("unheard_start", "unheard_end")]
+    if not _unheard(clip):
+        return None
+    kept = drop_unheard(pending.kept, *missed, pending.busy, plan.language)
+    if kept is None or kept.speech.duration < plan.settings.checks.min_duration:
+        return None
+    return _Pending(pending.label, pending.group, _cut(ws, kept), kept, pending.fingerprint, pending.busy)
+
+
+def _unheard(clip: DatasetClip) -> bool:
+    """Whether the clip's re-transcription misses words at its start or end."""
+    return bool(clip.scores.get("unheard_start") or clip.scores.get("unheard_end"))
 
 
 def group_lines(lines: list[LineRecord], checks: CheckSettings, ws: Workspace) -> list[list[LineRecord]]:
@@ -171,6 +203,7 @@ class _Pending:
     cut: Span
     kept: Salvaged
     fingerprint: str
+    busy: list[tuple[float, float]]  # other voices around it
 
     @property
     def relative_words(self) -> list[tuple[float, float]]:
@@ -188,17 +221,11 @@ def _source_audio(ws: Workspace, pending: _Pending) -> tuple[np.ndarray, int, li
     return raw, rate, pending.relative_words
 
 
-def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int, list[tuple[float, float]]],
-                 cleaned: Enhanced, language: str, settings: CleanSettings, voices: VoiceScorer, folder: Path
-                 ) -> tuple[DatasetClip, list[dict]]:
-    """Write a cleaned clip and score it against its source; returns it with the cleaning steps taken."""
-    import soundfile as sf
-
+def _scored_clip(pending: _Pending, source: tuple[np.ndarray, int, list[tuple[float, float]]], cleaned: Enhanced,
+                 plan: _Plan) -> DatasetClip:
+    """A cleaned clip scored against its source and judged (its audio is written by the caller)."""
     raw, rate, relative = source
-    group = pending.group
-    file = folder / f"{pending.label}.flac"
-    with atomic_path(file) as tmp:
-        sf.write(tmp, cleaned.audio, cleaned.rate, subtype="PCM_24", format="FLAC")
+    group, language, settings = pending.group, plan.language, plan.settings
     text = pending.kept.text
     heard = retranscribe(cleaned.audio, cleaned.rate, language, settings.checks.asr_model)
     unheard_start, unheard_end = unheard_edges(text, heard, language)
@@ -207,7 +234,7 @@ def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int
         "clipping": round(float(np.mean(np.abs(raw) >= 0.999)), 5),
         "overlap": pending.kept.overlap,
         "snr_db": source_snr(raw, rate, relative, cleaned.steps),
-        "similarity": voices.similarity([line.id for line in group]),
+        "similarity": plan.voices.similarity([line.id for line in group]),
         "cer": transcript_cer(text, heard, language),
         "loudness_before": next((s.get("lufs_before") for s in cleaned.steps if s["name"] == "loudness"), None),
         "heard": heard,
@@ -218,9 +245,9 @@ def _finish_clip(ws: Workspace, pending: _Pending, source: tuple[np.ndarray, int
     scores.update({key: value for key, value in optional.items() if value})
     reason = failed_check(scores, settings.checks)
     start = round(pending.cut.start + cleaned.offset, 3)
-    clip = DatasetClip(pending.label, group[0].id, group[0].character, start, round(start + scores["duration"], 3),
-                       text, spoken_text(text, language), language, file, reason is None, reason, scores)
-    return clip, cleaned.steps
+    return DatasetClip(pending.label, group[0].id, group[0].character, start, round(start + scores["duration"], 3),
+                       text, spoken_text(text, language), language, plan.folder / f"{pending.label}.flac",
+                       reason is None, reason, scores)
 
 
 def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:

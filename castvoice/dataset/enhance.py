@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from castvoice.dataset.checks import removal_snr
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE
 from castvoice.speech.vad import VadSettings, get_vad
@@ -226,7 +227,7 @@ def _denoise(audio: np.ndarray, rate: int, denoiser: Denoiser) -> tuple[np.ndarr
     removed = float(np.sum((audio - out) ** 2))
     step["removed_db"] = _db(removed / float(np.sum(audio**2)))
     # What the denoiser kept against what it took away: an SNR estimate that needs no pauses.
-    step["snr_db"] = _db(float(np.sum(out**2)) / removed) if removed > 0 else None
+    step["snr_db"] = removal_snr(out, audio - out, rate)
     return out, step
 
 

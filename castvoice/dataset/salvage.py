@@ -75,6 +75,38 @@ def salvage(group: list[LineRecord], words: dict[int, list[Word]], busy: list[tu
                     round(_covered_share(speech, busy), 3), notes, covered)
 
 
+def drop_unheard(kept: Salvaged, at_start: int, at_end: int, busy: list[tuple[float, float]],
+                 language: str) -> Salvaged | None:
+    """`kept` without the words a re-transcription did not hear at its edges (`at_start` and `at_end`
+    scoring words), so the clip can be cut again between them and the words heard; None when no word
+    would be left."""
+    from castvoice.text.normalize import scoring_words
+
+    def tokens_holding(count: int, tokens: list[Word]) -> int:
+        taken = 0
+        while count > 0 and taken < len(tokens):
+            count -= len(scoring_words(tokens[taken].text, language))
+            taken += 1
+        return taken
+
+    flat = kept.words
+    first = tokens_holding(at_start, flat)
+    last = len(flat) - tokens_holding(at_end, flat[::-1])
+    if first >= last:
+        return None
+    notes = list(kept.notes)
+    if first:
+        notes.append(f"dropped “{_spoken(flat[:first])}” at the start: not heard in the clip")
+    if last < len(flat):
+        notes.append(f"dropped “{_spoken(flat[last:])}” at the end: not heard in the clip")
+    words = flat[first:last]
+    speech = Span(words[0].start, words[-1].end)
+    room = Span(max(kept.room.start, flat[first - 1].end if first else kept.room.start),
+                min(kept.room.end, flat[last].start if last < len(flat) else kept.room.end))
+    text = cut_text(kept.text, [w.text for w in flat], first, last)
+    return Salvaged(words, text, room, round(_covered_share(speech, busy), 3), notes)
+
+
 def _voices_over(word: Word, busy: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """The other voices overlapping a word by more than TOUCH, or by most of it (an aligner squeezes a
     word it cannot place to a few milliseconds)."""

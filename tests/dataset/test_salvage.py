@@ -1,6 +1,7 @@
 """Clips salvaged from lines another voice runs into, on a conversation spoken by two Kokoro voices:
 words another voice overlaps at a line's edge are trimmed away, overlap in the middle or a trim that
-leaves too little drops the clip, and a clip whose re-transcription misses its first words is excluded."""
+leaves too little drops the clip, and a clip whose re-transcription misses words at an edge is cut again
+without them, or excluded when that does not help."""
 
 from __future__ import annotations
 
@@ -95,6 +96,8 @@ def conversation(tts) -> tuple[_Film, dict]:
                                  spoken="We can walk down to the river after lunch.")
     film.say("BORIS", "The river is lovely at this time of the year.")
     film.say("ANNA", "My sister lives in a small house near the old stone bridge.")
+    lines["unsaid_end"] = film.say("ANNA", "I packed the bread and the cheese for tomorrow, all of it.",
+                                   spoken="I packed the bread and the cheese for tomorrow.")
     return film, lines
 
 
@@ -144,6 +147,13 @@ def test_a_trim_that_leaves_too_little_drops_the_line(talk):
     clip = _clip_of(talk, "short")
     assert not clip["kept"] and clip["reason"].startswith("too short once the other voice is trimmed away"), clip
     assert clip["scores"]["trim"] and "at the start: another voice until" in clip["scores"]["trim"][0]
+
+
+def test_a_clip_missing_its_last_words_is_cut_again_without_them(talk):
+    clip = _clip_of(talk, "unsaid_end")
+    assert clip["kept"], clip
+    assert clip["text"].startswith("I packed the bread") and "all of it" not in clip["text"], clip
+    assert any("at the end: not heard in the clip" in note for note in clip["scores"]["trim"]), clip
 
 
 def test_a_clip_missing_its_first_words_is_excluded_by_the_edge_check(talk):
