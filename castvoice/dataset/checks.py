@@ -93,20 +93,22 @@ def source_snr(raw: np.ndarray, rate: int, words: list[tuple[float, float]], ste
     return denoised["snr_db"] if denoised else estimate_snr(raw, rate, words)
 
 
+def _frame_power(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Mean power of consecutive FRAME_SECONDS frames (a last partial frame is left out)."""
+    size = max(1, round(FRAME_SECONDS * rate))
+    count = len(audio) // size
+    return np.mean(audio[: count * size].reshape(count, size).astype(np.float64) ** 2, axis=1)
+
+
 def removal_snr(kept: np.ndarray, removed: np.ndarray, rate: int) -> float | None:
     """SNR in dB from what a denoiser kept and removed: the kept power of the louder half of the frames
     (the voice) against the median frame of what was removed (the noise under it). A denoiser also takes
     away things that come only with the loudest speech, such as a headset's breath pops and the room's
     colour on a meeting recording; they lie above the median and do not count. None when nothing was removed."""
-    size = max(1, round(FRAME_SECONDS * rate))
-    count = min(len(kept), len(removed)) // size
-    if count == 0:
+    voice, residue = _frame_power(kept, rate), _frame_power(removed, rate)
+    if len(voice) == 0 or len(residue) == 0:
         return None
-
-    def frame_power(audio: np.ndarray) -> np.ndarray:
-        return np.mean(audio[: count * size].reshape(count, size).astype(np.float64) ** 2, axis=1)
-
-    voice, noise = frame_power(kept), float(np.median(frame_power(removed)))
+    noise = float(np.median(residue))
     if noise <= 0.0:
         return None
     return round(10 * np.log10(max(float(np.mean(voice[voice >= np.median(voice)])), 1e-20) / noise), 2)
@@ -115,11 +117,10 @@ def removal_snr(kept: np.ndarray, removed: np.ndarray, rate: int) -> float | Non
 def estimate_snr(audio: np.ndarray, rate: int, words: list[tuple[float, float]]) -> float | None:
     """Speech-to-background ratio in dB: power inside the words against the median power of the
     frames between and around them. None when the clip has too little audio outside its words."""
-    size = max(1, round(FRAME_SECONDS * rate))
-    count = len(audio) // size
+    power = _frame_power(audio, rate)
+    count = len(power)
     if count == 0:
         return None
-    power = np.mean(audio[: count * size].reshape(count, size).astype(np.float64) ** 2, axis=1)
     centres = (np.arange(count) + 0.5) * FRAME_SECONDS
     in_word = np.zeros(count, bool)
     near_word = np.zeros(count, bool)

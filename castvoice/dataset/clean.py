@@ -159,9 +159,9 @@ def _without_unheard_edges(ws: Workspace, pending: _Pending, clip: DatasetClip, 
     """The clip cut again without the words its re-transcription missed at its start or end, when some
     are missed and the words heard still make a clip long enough; None otherwise (the clip stands, and
     its check says what was missed)."""
-    missed = [len(clip.scores.get(key, "").split()) for key in ("unheard_start", "unheard_end")]
     if not _unheard(clip):
         return None
+    missed = [len(clip.scores.get(key, "").split()) for key in ("unheard_start", "unheard_end")]
     kept = drop_unheard(pending.kept, *missed, pending.busy, plan.language)
     if kept is None or kept.speech.duration < plan.settings.checks.min_duration:
         return None

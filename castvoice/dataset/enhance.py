@@ -224,10 +224,10 @@ def _denoise(audio: np.ndarray, rate: int, denoiser: Denoiser) -> tuple[np.ndarr
     if rate != denoiser.sample_rate:
         out = soxr.resample(out.astype(np.float32), denoiser.sample_rate, rate)
     out = np.pad(out[: len(audio)], (0, max(0, len(audio) - len(out)))).astype(np.float32)  # soxr rounds lengths
-    removed = float(np.sum((audio - out) ** 2))
-    step["removed_db"] = _db(removed / float(np.sum(audio**2)))
+    residue = audio - out
+    step["removed_db"] = _db(float(np.sum(residue**2)) / float(np.sum(audio**2)))
     # What the denoiser kept against what it took away: an SNR estimate that needs no pauses.
-    step["snr_db"] = removal_snr(out, audio - out, rate)
+    step["snr_db"] = removal_snr(out, residue, rate)
     return out, step
 
 
