@@ -206,10 +206,11 @@ def _heard_words(path: Path) -> list[str]:
 
 
 def _heard_as(word: str, heard: list[str]) -> bool:
-    """`word` is among `heard`, allowing a misheard letter or two (Whisper's spelling varies)."""
+    """`word` is among `heard`, allowing a misheard letter or two (Whisper's spelling varies), or is two
+    words heard written as one ("username" heard as "user name")."""
     from castvoice.dataset.checks import same_word
 
-    return any(same_word(word, h) for h in heard)
+    return any(same_word(word, h) for h in heard) or word in {a + b for a, b in zip(heard, heard[1:])}
 
 
 def _whole_and_clean(text: str, heard: list[str], neighbours: set[str]) -> tuple[bool, bool]:

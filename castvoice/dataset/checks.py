@@ -50,6 +50,9 @@ REASONS = {
 QUOTED_WORDS = 5  # words of an unheard edge a reason quotes
 EDGE_SLACK = 2  # words heard beyond a word's own place where it may be found
 SAME_WORD_LIKENESS = 0.75  # difflib ratio above which a word heard counts as the word said
+FEW_VOICE_LINES = 3  # a character voice made of fewer lines is judged against the other characters' too
+RIVAL_MARGIN = 0.15  # how much closer to its own character than to any other such a clip must be
+MIN_RELATIVE_SIMILARITY = 0.3  # CAM++ cosine under which a clip is unlike every voice, its own included
 
 
 def failed_check(scores: dict, checks: CheckSettings) -> str | None:
@@ -63,7 +66,7 @@ def failed_check(scores: dict, checks: CheckSettings) -> str | None:
         "clipping": scores["clipping"] > checks.max_clipping,
         "overlap": scores["overlap"] > checks.max_overlap,
         "low_snr": scores["snr_db"] is not None and scores["snr_db"] < checks.min_snr_db,
-        "other_voice": scores["similarity"] is not None and scores["similarity"] < checks.min_similarity,
+        "other_voice": unlike_voice(scores, checks.min_similarity),
         "unheard_edge": bool(scores.get("unheard_start") or scores.get("unheard_end")),
         "mismatch": scores["cer"] is not None and scores["cer"] > checks.max_cer,
     }
@@ -177,9 +180,11 @@ def _unheard_lead(said: list[str], got: list[str], backwards: bool = False) -> l
 
     for place, word in enumerate(said):
         near = got[: place + 1 + EDGE_SLACK]
-        heard = near + [compound(a, b) for a, b in zip(near, near[1:])]
-        forms = [word] + [compound(word, following) for following in said[place + 1:place + 2]]
-        if any(same_word(form, other) for form in forms for other in heard):
+        joined_heard = {compound(a, b) for a, b in zip(near, near[1:])}
+        joined_said = {compound(word, following) for following in said[place + 1:place + 2]}
+        # Joined forms must match exactly: alike is too loose once a short word is appended ("stuff at"
+        # is 83% like "stuff", so "at" would pass as heard).
+        if any(same_word(word, other) for other in near) or word in joined_heard or joined_said & set(near):
             return said[:place]
     return said
 
@@ -191,28 +196,63 @@ def same_word(said: str, heard: str) -> bool:
 
 class VoiceScorer:
     """Similarity of lines to the character's voice: the centroid of the character's line
-    embeddings (one pass drops outliers), leaving the scored lines out of it."""
+    embeddings (one pass drops outliers), leaving the scored lines out of it; and to the closest other
+    character's voice, for characters with too few lines for the centroid alone to judge."""
 
     def __init__(self, ws: Workspace, character: str, threshold: float) -> None:
         ids, vectors = catalog.line_embeddings(ws, character)
         self.vectors = {line_id: _unit(vector) for line_id, vector in zip(ids, vectors)}
         self.sum = np.zeros(0)
+        self.rivals = np.zeros((0, 0))
         if self.vectors:
             matrix = np.stack(list(self.vectors.values()))
             sims = matrix @ _unit(matrix.sum(axis=0))
             self.members = {k for k, s in zip(self.vectors, sims) if s >= threshold} or set(self.vectors)
             self.sum = np.sum([self.vectors[k] for k in self.members], axis=0)
-        self.version = fingerprint(sorted(self.vectors), float(self.sum.sum()) if self.sum.size else 0.0)
+            self.rivals = _other_characters(ws, character)
+        self.version = fingerprint(sorted(self.vectors), float(self.sum.sum()) if self.sum.size else 0.0,
+                                   float(self.rivals.sum()))
 
-    def similarity(self, line_ids: list[int]) -> float | None:
+    def scores(self, line_ids: list[int]) -> dict:
+        """similarity: cosine to the character's voice (None when there is nothing to compare with);
+        voice_lines: how many of the character's other lines that voice is made of; rival_similarity:
+        cosine to the closest other character's voice (absent when there is none)."""
         present = [i for i in line_ids if i in self.vectors]
         if not present or len(self.vectors) < 2:
-            return None
+            return {"similarity": None}
         own = _unit(np.sum([self.vectors[i] for i in present], axis=0))
         rest = self.sum - sum(self.vectors[i] for i in present if i in self.members)
         if not np.any(rest):
-            return None
-        return round(float(own @ _unit(rest)), 3)
+            return {"similarity": None}
+        found = {"similarity": round(float(own @ _unit(rest)), 3),
+                 "voice_lines": len(self.members - set(present))}
+        if len(self.rivals):
+            found["rival_similarity"] = round(float(np.max(self.rivals @ own)), 3)
+        return found
+
+
+def _other_characters(ws: Workspace, character: str) -> np.ndarray:
+    """One unit centroid (row) of line embeddings per other named character."""
+    named = {line.id: line.character for line in catalog.lines_of(ws, None)
+             if line.character and line.character.casefold() != character.casefold()}
+    ids, vectors = catalog.line_embeddings(ws)
+    groups: dict[str, list[np.ndarray]] = {}
+    for line_id, vector in zip(ids, vectors):
+        if line_id in named:
+            groups.setdefault(named[line_id], []).append(_unit(vector))
+    return np.stack([_unit(np.sum(group, axis=0)) for group in groups.values()]) if groups else np.zeros((0, 0))
+
+
+def unlike_voice(scores: dict, min_similarity: float) -> bool:
+    """Whether a clip's voice is unlike its character's. A voice made of fewer than FEW_VOICE_LINES
+    short lines is too unsteady for the bound alone (two lines of one person on a meeting recording
+    often score 0.4-0.5): there a clip clearly closer to its character than to any other passes."""
+    own = scores.get("similarity")
+    if own is None or own >= min_similarity:
+        return False
+    rival, support = scores.get("rival_similarity"), scores.get("voice_lines")
+    return not (support is not None and support < FEW_VOICE_LINES and rival is not None
+                and own >= max(rival + RIVAL_MARGIN, MIN_RELATIVE_SIMILARITY))
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from castvoice.progress import track
 from castvoice.workspace import Workspace, catalog, db, records
 from castvoice.workspace.catalog import LineRecord, all_lines, lines_of, media_duration
 
-CLEAN_VERSION = "3"
+CLEAN_VERSION = "4"
 
 
 @dataclass
@@ -234,7 +234,7 @@ def _scored_clip(pending: _Pending, source: tuple[np.ndarray, int, list[tuple[fl
         "clipping": round(float(np.mean(np.abs(raw) >= 0.999)), 5),
         "overlap": pending.kept.overlap,
         "snr_db": source_snr(raw, rate, relative, cleaned.steps),
-        "similarity": plan.voices.similarity([line.id for line in group]),
+        **plan.voices.scores([line.id for line in group]),
         "cer": transcript_cer(text, heard, language),
         "loudness_before": next((s.get("lufs_before") for s in cleaned.steps if s["name"] == "loudness"), None),
         "heard": heard,

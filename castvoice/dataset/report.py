@@ -28,7 +28,7 @@ MP3_COMPRESSION = 0.7
 KEPT_COLOUR = "#2e7d32"
 DROPPED_COLOUR = "#c62828"
 THRESHOLD_COLOUR = "#1f1f1f"
-SCORE_ORDER = ("snr_db", "clipping", "overlap", "similarity", "cer", "loudness")
+SCORE_ORDER = ("snr_db", "clipping", "overlap", "similarity", "rival_similarity", "voice_lines", "cer", "loudness")
 NO_REASON = "no reason given"
 
 

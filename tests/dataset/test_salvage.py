@@ -183,3 +183,14 @@ def test_a_cut_into_the_first_words_fails_the_edge_check_whatever_the_cer(tts):
               "cer": transcript_cer(text, heard, "en"), "unheard_start": " ".join(start)}
     reason = failed_check(scores, CheckSettings())
     assert reason.startswith("re-transcription misses “okay") and reason.endswith("at its start"), reason
+
+
+def test_a_short_last_word_left_unsaid_is_missed_though_it_joins_the_word_before(tts):
+    """"stuff at" joined is most of "stuff": a missing short word must not pass as heard in a compound."""
+    from castvoice.dataset.checks import retranscribe, unheard_edges
+
+    spoken = "I wonder how many meetings are about the stuff."
+    heard = retranscribe(_speech(tts, "ANNA", spoken), RATE, "en", "base")
+    assert unheard_edges(spoken, heard, "en") == ([], []), heard
+    assert unheard_edges(spoken[:-1] + " at", heard, "en")[1] == ["at"], heard
+    assert unheard_edges("The username.", "The user name.", "en") == ([], [])
