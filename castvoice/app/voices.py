@@ -13,9 +13,11 @@ from castvoice.voice.profile import VoiceProfile
 from castvoice.voice.speak import SpeakResult
 
 REFERENCE_COUNT = 10  # references (clips, or short clips joined) a voice is made from
+MAX_TRAINING_CER = 0.1  # a kept clip whose re-transcription differs more from its text is not trained on
+FALLBACK_SEARCH_MINUTES = 10.0  # at most, for the style-space clone made when there is too little to train on
 
-__all__ = ["backend_help", "voice_folders", "create_voice", "list_voices", "find_voice", "export_voice",
-           "import_voice", "speak"]
+__all__ = ["backend_help", "voice_folders", "create_voice", "train_voice", "list_voices", "find_voice",
+           "export_voice", "import_voice", "speak"]
 
 
 def voice_folders(workspace: Path | None) -> list[Path]:
@@ -45,6 +47,9 @@ def create_voice(workspace: Path | None, name: str, recordings: list[Path] | Non
     from castvoice.media.decode import load_audio
     from castvoice.voice.profile import make_profile, save_profile
 
+    if backend == "kokoro-trained" and not recordings:
+        profile, path, _ = train_voice(workspace, name, budget_minutes, replace=replace)
+        return profile, path
     if recordings:
         references = [load_audio(path) for path in recordings]
         source, folder = ", ".join(p.name for p in recordings), voice_folders(workspace)[0]
@@ -61,6 +66,58 @@ def create_voice(workspace: Path | None, name: str, recordings: list[Path] | Non
     check_writable(folder)
     profile = make_profile(name, backend, references, budget_minutes * 60, source)
     return profile, save_profile(profile, folder, replace)
+
+
+def train_voice(workspace: Path | None, name: str, minutes: float | None = None, device: str = "auto",
+                replace: bool = True) -> tuple[VoiceProfile, Path, str | None]:
+    """Make (or replace) the voice NAME by fine-tuning Kokoro on the character's kept clips, those whose text
+    matches their audio (CER at most MAX_TRAINING_CER); checkpoints in the workspace let a killed run resume.
+    With too little clean speech to train on, the voice is a style-space clone instead. Returns the profile,
+    its file and, for such a fallback, a note saying why."""
+    from castvoice.app import dataset, open_workspace
+    from castvoice.voice.profile import make_profile, save_profile
+    from castvoice.voice.train import trained_state
+    from castvoice.voice.train.fit import DEFAULT_MINUTES, MIN_SPEECH_SECONDS, check_budget, speech_seconds
+
+    minutes = DEFAULT_MINUTES if minutes is None else minutes
+    check_budget(minutes)
+    ws = open_workspace(workspace)
+    picked = dataset.references(ws, name, REFERENCE_COUNT)  # an error when there is too little clean speech
+    character = picked[0].clips[0].character
+    references = [r.audio() for r in picked]
+    folder = ws.voices_dir
+    if (folder / VoiceProfile(character, "", {}).file_name).exists() and not replace:
+        raise CastvoiceError(f"a voice named {character!r} already exists; choose another name",
+                             folder / VoiceProfile(character, "", {}).file_name)
+    check_writable(folder)
+    utterances = _training_utterances(dataset.clean(ws, name))
+    seconds = speech_seconds(utterances)
+    if seconds < MIN_SPEECH_SECONDS:
+        note = (f"{character} has {seconds / 60:.1f} minutes of clean, matching speech and training needs "
+                f"{MIN_SPEECH_SECONDS / 60:.1f}: made a clone in Kokoro's voice space instead")
+        profile = make_profile(character, "kokoro", references, min(minutes, FALLBACK_SEARCH_MINUTES) * 60,
+                               f"{len(picked)} references of {character}")
+        return profile, save_profile(profile, folder, replace=True), note
+    state, arrays, similarity = trained_state(utterances, references, minutes, device, "en-us",
+                                              ws.training_dir(character))
+    source = f"{len(utterances)} clips of {character} ({seconds / 60:.1f} min)"
+    profile = VoiceProfile(character, "kokoro-trained", state, arrays, references, similarity, source)
+    return profile, save_profile(profile, folder, replace=True), None
+
+
+def _training_utterances(clips) -> list:
+    """The kept clips whose re-transcription matches their text, as utterances at their own sample rate."""
+    import soundfile as sf
+
+    from castvoice.voice.train import Utterance
+
+    utterances = []
+    for clip in clips:
+        cer = clip.scores.get("cer")
+        if clip.kept and (cer is None or cer <= MAX_TRAINING_CER):
+            audio, rate = sf.read(clip.audio_file, dtype="float32", always_2d=True)
+            utterances.append(Utterance(audio.mean(axis=1), rate, clip.normalized or clip.text))
+    return utterances
 
 
 def list_voices(workspace: Path | None) -> list[tuple[Path, VoiceProfile]]:

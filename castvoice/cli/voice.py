@@ -31,6 +31,25 @@ def voice_create(
     stdout.print(f"voice {profile.name} ({backend}) saved: {path}" + (f"; similarity {scores}" if scores else ""))
 
 
+@app.command("train-voice")
+def train_voice(
+    name: Annotated[str, typer.Argument(help="The character (from the workspace) whose kept clips to train on.")],
+    minutes: Annotated[Optional[float], typer.Option("--minutes", help="Minutes training may take in all "
+                                                     "(default 20: enough for 5 minutes of speech on 2 cores).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto (a CUDA GPU when there is one), cpu or cuda.")] = "auto",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Fine-tune Kokoro on a character's clips and store the voice as the profile NAME (replacing one of that
+    name); a killed run resumes where it stopped."""
+    from castvoice.app.voices import train_voice as train
+
+    profile, path, note = train(workspace, name, minutes, device)
+    if note:
+        stdout.print(note)
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in profile.similarity.items())
+    stdout.print(f"voice {profile.name} ({profile.backend}) saved: {path}" + (f"; similarity {scores}" if scores else ""))
+
+
 @voice_app.command("list")
 def voice_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """Every voice profile in the workspace and in the voice library."""

@@ -2,8 +2,9 @@
 package that provides it, a line for help texts and what it needs beyond the embedded models.
 
 An engine lives in castvoice/voice/engines/NAME.py with its `profile_state` (Kokoro's is the voice search,
-castvoice.voice.clone); adding a backend is its engine file and one entry here. Engines and builders are
-imported on first use, through the small functions below, so that reading the table (for help texts) is cheap.
+castvoice.voice.clone; kokoro-trained's is training, castvoice.voice.train); adding a backend is its engine
+file and one entry here. Engines and builders are imported on first use, through the small functions below,
+so that reading the table (for help texts) is cheap.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from castvoice.voice.engines.base import TTSBackend
+    from castvoice.voice.profile import VoiceProfile
 
     # (engine, voice name, 16 kHz references, budget in seconds, language) -> (state, arrays, similarity)
     Builder = Callable[[TTSBackend, str, list[np.ndarray], float, str],
@@ -36,6 +38,8 @@ class Backend:
     package: str  # the Python package that provides the engine
     description: str  # for help texts
     needs: str | None = None  # beyond the embedded models: "download" or "key" (see NEEDS)
+    # the voice argument a profile speaks with, when it is not the profile's style, prompt or voice name
+    voice: Callable[[VoiceProfile], object] | None = None
 
 
 def _kokoro() -> TTSBackend:
@@ -48,6 +52,24 @@ def _kokoro_profile(tts, name, references, budget_seconds, language):
     from castvoice.voice.clone import profile_state
 
     return profile_state(tts, name, references, budget_seconds, language)
+
+
+def _kokoro_trained() -> TTSBackend:
+    from castvoice.voice.engines.kokoro_trained import KokoroTrainedTTS
+
+    return KokoroTrainedTTS()
+
+
+def _kokoro_trained_profile(tts, name, references, budget_seconds, language):
+    from castvoice.voice.engines.kokoro_trained import profile_state
+
+    return profile_state(tts, name, references, budget_seconds, language)
+
+
+def _kokoro_trained_voice(profile):
+    from castvoice.voice.engines.kokoro_trained import profile_voice
+
+    return profile_voice(profile)
 
 
 def _piper() -> TTSBackend:
@@ -88,6 +110,8 @@ def _elevenlabs_profile(tts, name, references, budget_seconds, language):
 
 BACKENDS: dict[str, Backend] = {
     "kokoro": Backend(_kokoro, _kokoro_profile, "kokoro-onnx", "clones within Kokoro's voice space"),
+    "kokoro-trained": Backend(_kokoro_trained, _kokoro_trained_profile, "torch",
+                              "Kokoro fine-tuned on the voice, see train-voice", voice=_kokoro_trained_voice),
     "piper": Backend(_piper, _piper_profile, "piper-tts", "a fixed voice"),
     "pocket": Backend(_pocket, _pocket_profile, "pocket-tts", "Kyutai Pocket TTS", needs="download"),
     "elevenlabs": Backend(_elevenlabs, _elevenlabs_profile, "httpx", "ElevenLabs' instant voice cloning",

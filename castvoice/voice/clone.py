@@ -133,12 +133,8 @@ def _clone(references: list[np.ndarray], budget_seconds: float, language: str, v
     if not references or not any(len(r) for r in references):
         raise CastvoiceError("cloning needs at least one reference recording")
     stock = stock_voices(language, voices)
-    target = Target(
-        embeddings={name: centroid(embedder(name).embed_many(references)) for name in OBJECTIVE_WEIGHTS},
-        pitch=speech_pitch(np.concatenate(references)),
-    )
-    selection = target.selection(stock.embeddings[SELECTION_ENCODER] @ target.embeddings[SELECTION_ENCODER],
-                                 stock.pitches)
+    target = Target.of(references)
+    selection = target.stock_selection(stock)
     nearest = int(np.argmax(selection))
     placed_weights, placed_coefficients = place(StyleEncoder.load().timbre(target.embeddings), stock)
     by_placement = [i for i in np.argsort(-placed_weights)[:PLACED_CANDIDATES] if placed_weights[i] > 0]
@@ -176,6 +172,12 @@ def _clone(references: list[np.ndarray], budget_seconds: float, language: str, v
     )
 
 
+def nearest_voice(references: list[np.ndarray], language: str = "en-us") -> str:
+    """The stock voice of highest selection score for 16 kHz references of one person: where a voice starts."""
+    stock = stock_voices(language)
+    return stock.names[int(np.argmax(Target.of(references).stock_selection(stock)))]
+
+
 def profile_state(tts, name: str, references: list[np.ndarray], budget_seconds: float, language: str):
     """A Kokoro voice profile: the clone of `references` (`tts` is the process's Kokoro, which the search
     speaks with)."""
@@ -203,6 +205,16 @@ class Target:
 
     embeddings: dict[str, np.ndarray]
     pitch: float  # NaN where nothing was voiced
+
+    @classmethod
+    def of(cls, references: list[np.ndarray]) -> Target:
+        """The target that 16 kHz references of one person make."""
+        return cls({name: centroid(embedder(name).embed_many(references)) for name in OBJECTIVE_WEIGHTS},
+                   speech_pitch(np.concatenate(references)))
+
+    def stock_selection(self, stock: StockVoices) -> np.ndarray:
+        """Every stock voice's selection score."""
+        return self.selection(stock.embeddings[SELECTION_ENCODER] @ self.embeddings[SELECTION_ENCODER], stock.pitches)
 
     def pitch_penalty(self, pitch: float | np.ndarray) -> float | np.ndarray:
         """PITCH_PENALTY per octave from the references' pitch; nothing where either pitch is unknown (NaN)."""

@@ -145,7 +145,9 @@ def make_profile(name: str, backend: str, references: list[np.ndarray], budget_s
 
 def speaking_voice(profile: VoiceProfile):
     """The TTS backend, the voice argument it takes and the speed, for a profile."""
-    if "style" in profile.arrays:  # kokoro
+    if profile.backend in BACKENDS and BACKENDS[profile.backend].voice is not None:
+        voice = BACKENDS[profile.backend].voice(profile)
+    elif "style" in profile.arrays:  # kokoro
         voice = profile.arrays["style"]
     elif "prompt" in profile.arrays:  # pocket
         voice = profile.arrays["prompt"]

@@ -52,6 +52,10 @@ class Workspace:
         """A character's cleaned dataset clips."""
         return self.root / "clips" / slug(character)
 
+    def training_dir(self, character: str) -> Path:
+        """Checkpoints of a character's voice training while it runs (`castvoice train-voice`)."""
+        return self.root / "training" / slug(character)
+
     def report_file(self, character: str) -> Path:
         """Where `castvoice report` writes a character's page unless told otherwise."""
         return self.root / "reports" / f"{slug(character)}.html"

@@ -61,6 +61,15 @@ def kokoro_torch() -> KokoroTorch:
 
 
 @cache
+def model_version() -> str:
+    """Which Kokoro the weights are: the first 12 hex digits of the shipped model's sha256. Whatever is trained
+    on them (castvoice.voice.train) fits this version only."""
+    from castvoice.voice.engines.kokoro import kokoro_model_fp32
+
+    return kokoro_model_fp32().stem.rpartition("-")[2]
+
+
+@cache
 def _tokenizer():
     from kokoro_onnx.tokenizer import Tokenizer
 
