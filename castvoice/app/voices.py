@@ -76,7 +76,7 @@ def train_voice(workspace: Path | None, name: str, minutes: float | None = None,
     its file and, for such a fallback, a note saying why."""
     from castvoice.app import dataset, open_workspace
     from castvoice.voice.profile import make_profile, save_profile
-    from castvoice.voice.train import trained_state
+    from castvoice.voice.engines.kokoro_trained import trained_profile_state
     from castvoice.voice.train.fit import DEFAULT_MINUTES, MIN_SPEECH_SECONDS, check_budget, speech_seconds
 
     minutes = DEFAULT_MINUTES if minutes is None else minutes
@@ -98,7 +98,7 @@ def train_voice(workspace: Path | None, name: str, minutes: float | None = None,
         profile = make_profile(character, "kokoro", references, min(minutes, FALLBACK_SEARCH_MINUTES) * 60,
                                f"{len(picked)} references of {character}")
         return profile, save_profile(profile, folder, replace=True), note
-    state, arrays, similarity = trained_state(utterances, references, minutes, device, "en-us",
+    state, arrays, similarity = trained_profile_state(utterances, references, minutes, device, "en-us",
                                               ws.training_dir(character))
     source = f"{len(utterances)} clips of {character} ({seconds / 60:.1f} min)"
     profile = VoiceProfile(character, "kokoro-trained", state, arrays, references, similarity, source)

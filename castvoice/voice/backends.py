@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from castvoice.voice.engines.base import TTSBackend
-    from castvoice.voice.profile import VoiceProfile
 
     # (engine, voice name, 16 kHz references, budget in seconds, language) -> (state, arrays, similarity)
     Builder = Callable[[TTSBackend, str, list[np.ndarray], float, str],
@@ -38,8 +37,8 @@ class Backend:
     package: str  # the Python package that provides the engine
     description: str  # for help texts
     needs: str | None = None  # beyond the embedded models: "download" or "key" (see NEEDS)
-    # the voice argument a profile speaks with, when it is not the profile's style, prompt or voice name
-    voice: Callable[[VoiceProfile], object] | None = None
+    # a VoiceProfile to the voice argument it speaks with, when that is not its style, prompt or voice name
+    voice: Callable[..., object] | None = None
 
 
 def _kokoro() -> TTSBackend:
@@ -55,9 +54,9 @@ def _kokoro_profile(tts, name, references, budget_seconds, language):
 
 
 def _kokoro_trained() -> TTSBackend:
-    from castvoice.voice.engines.kokoro_trained import KokoroTrainedTTS
+    from castvoice.voice.engines.kokoro_trained import trained_engine
 
-    return KokoroTrainedTTS()
+    return trained_engine()
 
 
 def _kokoro_trained_profile(tts, name, references, budget_seconds, language):

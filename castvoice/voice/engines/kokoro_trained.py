@@ -9,9 +9,11 @@ lock), nothing is merged or copied. On 2 busy cores PyTorch fp32 speaks as fast 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -125,9 +127,65 @@ def profile_state(tts, name: str, references: list[np.ndarray], budget_seconds: 
     from castvoice.media.decode import ANALYSIS_RATE
     from castvoice.speech.asr import get_asr
     from castvoice.voice.clone import ASR_LANGUAGE
-    from castvoice.voice.train import Utterance, trained_state
+    from castvoice.voice.train import Utterance
 
     asr = get_asr("base")
     utterances = [Utterance(r, ANALYSIS_RATE, asr.transcribe(r, ASR_LANGUAGE.get(language)).text) for r in references]
-    return trained_state([u for u in utterances if u.text.strip()], references, budget_seconds / 60, "auto",
-                         language)
+    return trained_profile_state([u for u in utterances if u.text.strip()], references, budget_seconds / 60, "auto",
+                                 language)
+
+
+def trained_profile_state(utterances, references: list[np.ndarray], minutes: float, device: str, language: str,
+                          folder: Path | None = None):
+    """A kokoro-trained profile's (state, arrays, similarity) from `utterances` (castvoice.voice.train.Utterance),
+    starting from the stock voice nearest the 16 kHz `references`; checkpoints go to `folder` (default:
+    castvoice's cache, by the inputs) and are removed once the voice is made."""
+    from castvoice.voice.clone import nearest_voice
+    from castvoice.voice.engines.kokoro import kokoro_engine
+    from castvoice.voice.kokoro_torch.model import model_version
+    from castvoice.voice.train.fit import check_budget, train
+
+    check_budget(minutes)
+    start = nearest_voice(references, language)
+    folder = folder or _cache_folder(utterances)
+    voice = train(utterances, kokoro_engine().style(start), folder, minutes, device, language)
+    arrays = {"style": voice.style, **voice.adapters}
+    state = {"speed": 1.0, "language": language, "model": model_version(), "nearest": start,
+             "budget_seconds": round(minutes * 60), **voice.scores}
+    similarity = probe_similarity(arrays, references, language)
+    shutil.rmtree(folder, ignore_errors=True)
+    return state, arrays, similarity
+
+
+def probe_similarity(arrays: dict[str, np.ndarray], references: list[np.ndarray], language: str) -> dict[str, float]:
+    """The trained voice saying the probe sentences against the references, per speaker encoder that cloning
+    uses (castvoice.voice.clone), so that the two kinds of voice compare."""
+    import soxr
+
+    from castvoice.media.decode import ANALYSIS_RATE
+    from castvoice.voice.clone import Target
+    from castvoice.voice.stock import PROBE_SENTENCES, centroid, embedder
+
+    tts = trained_engine()
+    voice = AdaptedVoice.of(arrays)
+    clips = [soxr.resample(tts.synthesize(s, voice, 1.0, language), tts.sample_rate, ANALYSIS_RATE)
+             for s in PROBE_SENTENCES]
+    target = Target.of(references)
+    return {name: round(float(centroid(embedder(name).embed_many(clips)) @ vector), 4)
+            for name, vector in target.embeddings.items()}
+
+
+@cache
+def trained_engine() -> KokoroTrainedTTS:
+    """The process's kokoro-trained engine, made on first use and kept (`get_tts("kokoro-trained")` is it)."""
+    return KokoroTrainedTTS()
+
+
+def _cache_folder(utterances) -> Path:
+    from castvoice.assets import cache_dir
+
+    digest = hashlib.sha256()
+    for u in utterances:
+        digest.update(u.text.encode())
+        digest.update(np.asarray(u.audio, np.float32).tobytes())
+    return cache_dir() / "training" / digest.hexdigest()[:16]

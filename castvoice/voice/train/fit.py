@@ -145,6 +145,7 @@ class _Trainer:
         import torch
 
         resumed = self._resume()
+        self.state["runs"] = self.state.get("runs", 0) + 1
         self.examples, self.held_out = self._prepare()
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = self.state["rng"]
@@ -184,7 +185,7 @@ class _Trainer:
                   "wer": round(best["wer"], 4), "steps": self.state["steps"],
                   "utterances": len(self.examples) + len(self.held_out),
                   "speech_seconds": round(sum(e.frames for e in self.examples + self.held_out) * FRAME / 24_000, 1),
-                  "train_seconds": round(self.state["spent"], 1)}
+                  "train_seconds": round(self._now(), 1), "runs": self.state["runs"]}
         with torch.no_grad():
             style = self.start + self.delta.detach().cpu().numpy().reshape(1, 1, -1)
         from castvoice.voice.train.lora import adapter_arrays

@@ -48,7 +48,7 @@ def add_adapters(model: nn.Module, part: str, rank: int = RANK) -> list[str]:
         if isinstance(module, ADAPTED) and not parametrize.is_parametrized(module, "weight") \
                 and min(weight.shape[0], math.prod(weight.shape[1:])) >= MIN_SIZE:
             parametrize.register_parametrization(module, "weight", LowRank(weight.shape, rank).to(weight))
-            names.append(f"{part}.{name}")
+            names.append(".".join(filter(None, (part, name))))
     for parameter_name, parameter in model.named_parameters():
         parameter.requires_grad_(".parametrizations.weight.0." in parameter_name)
     return names
