@@ -77,18 +77,20 @@ def train_voice(workspace: Path | None, name: str, minutes: float | None = None,
     from castvoice.app import dataset, open_workspace
     from castvoice.voice.profile import make_profile, save_profile
     from castvoice.voice.engines.kokoro_trained import trained_profile_state
-    from castvoice.voice.train.fit import DEFAULT_MINUTES, MIN_SPEECH_SECONDS, check_budget, speech_seconds
+    from castvoice.voice.train.fit import (DEFAULT_MINUTES, MIN_SPEECH_SECONDS, check_budget, resolve_device,
+                                           speech_seconds)
 
     minutes = DEFAULT_MINUTES if minutes is None else minutes
     check_budget(minutes)
+    resolve_device(device)
     ws = open_workspace(workspace)
     picked = dataset.references(ws, name, REFERENCE_COUNT)  # an error when there is too little clean speech
     character = picked[0].clips[0].character
     references = [r.audio() for r in picked]
     folder = ws.voices_dir
-    if (folder / VoiceProfile(character, "", {}).file_name).exists() and not replace:
-        raise CastvoiceError(f"a voice named {character!r} already exists; choose another name",
-                             folder / VoiceProfile(character, "", {}).file_name)
+    existing = folder / VoiceProfile(character, "kokoro-trained", {}).file_name
+    if existing.exists() and not replace:  # refused now, not after the training
+        raise CastvoiceError(f"a voice named {character!r} already exists; choose another name", existing)
     check_writable(folder)
     utterances = _training_utterances(dataset.clean(ws, name))
     seconds = speech_seconds(utterances)
@@ -99,7 +101,7 @@ def train_voice(workspace: Path | None, name: str, minutes: float | None = None,
                                f"{len(picked)} references of {character}")
         return profile, save_profile(profile, folder, replace=True), note
     state, arrays, similarity = trained_profile_state(utterances, references, minutes, device, "en-us",
-                                              ws.training_dir(character))
+                                                      ws.training_dir(character))
     source = f"{len(utterances)} clips of {character} ({seconds / 60:.1f} min)"
     profile = VoiceProfile(character, "kokoro-trained", state, arrays, references, similarity, source)
     return profile, save_profile(profile, folder, replace=True), None
