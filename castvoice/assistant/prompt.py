@@ -78,32 +78,32 @@ def _plural(verb: str) -> str:
 def standing_turn(persona: Persona, material: Material) -> str | None:
     """The standing material under its headings, as a user turn of its own; None when there is none."""
     name = persona.name
-    sections = []
-    if material.characteristic:
-        sections.append(f"Lines {name} says in the film (quoted):\n"
-                        + "\n".join(f"- {quoted(line)}" for line in material.characteristic))
-    if material.partners:
-        sections.append(f"{name} talks with (quoted names, lines together): "
-                        + ", ".join(f"{quoted(p.name)} ({p.lines})" for p in material.partners[:PARTNERS_SHOWN]))
-    if material.summary:
-        sections.append(f"Earlier in this conversation (quoted summary): {quoted(material.summary)}")
-    return "\n\n".join(sections) or None
+    partners = ", ".join(f"{quoted(p.name)} ({p.lines})" for p in material.partners[:PARTNERS_SHOWN])
+    return _sections([
+        (f"Lines {name} says in the film (quoted):", [quoted(line) for line in material.characteristic]),
+        (f"{name} talks with (quoted names, lines together): {partners}" if partners else "", None),
+        (f"Earlier in this conversation (quoted summary): {quoted(material.summary)}" if material.summary else "", None),
+    ])
 
 
 def message_turn(persona: Persona, material: Material) -> str | None:
     """The material chosen for the message under its headings, as a user turn of its own; None when none."""
     name = persona.name
-    sections = []
-    if material.examples:
-        sections.append(f"More lines {name} says in the film (quoted):\n"
-                        + "\n".join(f"- {quoted(line)}" for line in material.examples))
-    if material.scene:
-        sections.append("What is said in the film about it (quoted, who says what):\n"
-                        + "\n".join(f"- {quoted(who or 'someone')}: {quoted(text)}" for who, text in material.scene))
-    if material.memories:
-        sections.append(f"What the user told {name} before (quoted notes, spoken to the user):\n"
-                        + "\n".join(f"- {quoted(to_user(memory))}" for memory in material.memories))
-    return "\n\n".join(sections) or None
+    return _sections([
+        (f"More lines {name} says in the film (quoted):", [quoted(line) for line in material.examples]),
+        ("What is said in the film about it (quoted, who says what):",
+         [f"{quoted(who or 'someone')}: {quoted(text)}" for who, text in material.scene]),
+        (f"What the user told {name} before (quoted notes, spoken to the user):",
+         [quoted(to_user(memory)) for memory in material.memories]),
+    ])
+
+
+def _sections(sections: list[tuple[str, list[str] | None]]) -> str | None:
+    """Each heading with its items listed under it, or alone (items None); an empty heading or an empty list is
+    left out. None when nothing is left."""
+    kept = [heading + "".join(f"\n- {item}" for item in items or []) for heading, items in sections
+            if heading and items != []]
+    return "\n\n".join(kept) or None
 
 
 def assemble(persona: Persona, turns: Sequence[tuple[str, str]], message: str, material: Material) -> list[Message]:
