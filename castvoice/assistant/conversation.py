@@ -13,6 +13,7 @@ from castvoice.assistant.persona import LineIndex, load_persona, partners
 from castvoice.assistant.prompt import MATERIAL_READ, Material, assemble
 from castvoice.assistant.summary import SUMMARY_METHODS, summarise
 from castvoice.errors import CastvoiceError
+from castvoice.speech.emotion import mood_of_words
 from castvoice.workspace import Workspace
 from castvoice.workspace.conversations import Exchange, Memory
 from castvoice.workspace.db import now
@@ -65,12 +66,13 @@ class Conversation:
             if resume else [])
         self.last_prompt: list[Message] = []
 
-    def reply(self, message: str) -> Stream:
-        """The character's answer, piece by piece. The prompt is built (and any summary made) at the call."""
+    def reply(self, message: str, mood: str | None = None) -> Stream:
+        """The character's answer, piece by piece; `mood` is how a spoken message sounded (an emotion label).
+        The prompt is built (and any summary made) at the call."""
         message = message.strip()
         if not message:
             raise CastvoiceError("the message is empty")
-        prompt = self.prompt_for(message)
+        prompt = self.prompt_for(message, mood)
         label = f"{self.persona.name}:"
 
         def attempt(temperature: float) -> Stream:
@@ -97,9 +99,9 @@ class Conversation:
         the exchanges already stored count)."""
         return len(self.memory.exchanges(self.id)) + 1
 
-    def prompt_for(self, message: str) -> list[Message]:
-        """The messages for answering `message`, within the window less the reply's tokens: the oldest
-        exchanges are summarised away first, then the material (memories, film lines) shrinks."""
+    def prompt_for(self, message: str, mood: str | None = None) -> list[Message]:
+        """The messages for answering `message` (spoken with `mood`), within the window less the reply's tokens:
+        the oldest exchanges are summarised away first, then the material (memories, film lines) shrinks."""
         window, count = self.llm.context_window, self.llm.count_tokens
         room = window - self.max_tokens
         material = self._standing()
@@ -108,6 +110,8 @@ class Conversation:
         material.scene = self.lines.scene(message, SCENE_LINES)
         material.memories = [m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
                              if m.text != self.summary]
+        material.user_mood = mood
+        material.own_mood = mood_of_words(self.history[-1].reply).label if self.history else None
         while True:
             turns = [(e.message, e.reply) for e in self.history]
             messages = assemble(self.persona, turns, message, material)

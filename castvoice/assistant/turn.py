@@ -50,12 +50,14 @@ class Turn:
 
 
 def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | None = None,
-              out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None) -> Turn:
-    """Answer `message`: the reply's pieces go to `echo` as they come, and with a `voice` its sentences are
-    spoken into the WAV file `out` and/or the speakers. Speech that fails leaves the text reply whole."""
+              out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None,
+              mood: str | None = None) -> Turn:
+    """Answer `message` (spoken with `mood`, if it was spoken): the reply's pieces go to `echo` as they come,
+    and with a `voice` its sentences are spoken into the WAV file `out` and/or the speakers. Speech that fails
+    leaves the text reply whole."""
     began = time.perf_counter()
     pieces, first_text = [], None
-    stream = conversation.reply(message)
+    stream = conversation.reply(message, mood)
     speaker = ReplySpeaker(voice, out, play, began) if voice is not None and (out or play) else None
 
     def take(source) -> float:

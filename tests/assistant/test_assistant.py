@@ -464,3 +464,26 @@ def test_the_default_model_is_joined_from_its_parts_and_checked(tmp_path, monkey
     assert sha256_file(joined) == model.sha256
     assert list(joined.parent.iterdir()) == [joined]  # no part or temporary file left beside it
     embedded_model.cache_clear()
+
+
+@pytest.mark.slow
+def test_the_users_spoken_mood_and_the_characters_own_go_into_the_prompt(ws, tmp_path):
+    import soundfile as sf
+
+    from castvoice.assistant.audio import heard
+    from castvoice.voice.backends import get_tts
+
+    tts = get_tts("kokoro")
+    spoken = tmp_path / "sad.wav"
+    sf.write(spoken, tts.synthesize("I am so sad tonight. My old dog died and I miss him.", "af_heart", 0.9),
+             tts.sample_rate)
+    message = heard(spoken)
+    assert message.mood == "SAD" and "dog" in message.text.lower()
+    with FakeServer(["I am glad, ", "truly delighted, ", "to hear the lamp is lit."]) as server:
+        chat = Conversation(ws, "Diane", OpenAILLM("local", f"{server.url}/v1"), max_tokens=64)
+        assert "voice sounds" not in "".join(m.content for m in chat.prompt_for("Hello."))
+        "".join(chat.reply(message.text, message.mood))
+    material = server.requests[0]["body"]["messages"][-3]["content"]
+    assert "The user's voice sounds sad." in material
+    later = chat.prompt_for("Is the lamp lit?")
+    assert "Diane's last words sounded happy." in later[-3].content and "voice sounds" not in later[-3].content
