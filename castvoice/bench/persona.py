@@ -18,8 +18,9 @@ rules that do not use the guard castvoice applies (README, "How a character is j
 - facts: answers to the film questions that hold a word the screenplay gives; told facts recalled in the
   second conversation (the answer holds the fact's key word);
 - length (words) and speakable (at most 40 words, no markup, lists, emoji, brackets or web addresses);
-- speed: text pieces per second, the first text's time, and for Diane the first audio's time over five short
-  messages spoken in a Kokoro voice (the model and the voice warmed as `castvoice chat` does).
+- speed: tokens per second after the first text, the first text's time, and for Diane, over five short
+  messages spoken in a Kokoro voice (the model and the voice warmed as `castvoice chat` does), the times to
+  the prompt, the first text and the first audio.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class _Scored:
     margins: list[float]
     film_right: int
     recalled: int
-    pieces_per_second: list[float]
+    tokens_per_second: list[float]  # after the first text
     first_text: list[float]
 
     def row(self) -> dict:
@@ -138,7 +139,7 @@ class _Scored:
             "facts recalled": f"{self.recalled}/{len(FACTS)}",
             "words per reply": round(float(np.mean(words)), 1),
             "speakable": _share(sum(_speakable(r) for _, _, r in self.replies), len(self.replies)),
-            "pieces/s": round(float(np.median(self.pieces_per_second)), 1),
+            "tokens/s": round(float(np.median(self.tokens_per_second)), 1),
             "first text s": _round(np.median(self.first_text)),
         }
 
@@ -172,8 +173,9 @@ def _converse(root: Path, character: Character, model: str, copy: Path) -> _Scor
             replies.append((kind, message, reply))
             if first_text is not None:
                 first_texts.append(first_text)
-                if len(pieces) > 1 and done > first_text:
-                    speeds.append((len(pieces) - 1) / (done - first_text))
+                later = llm.count_tokens(reply) - llm.count_tokens(pieces[0])  # made after the first text
+                if later > 0 and done > first_text:
+                    speeds.append(later / (done - first_text))
             log.info("%s %s [%s] %s -> %s", model, character.name, kind, message, reply[:100])
     others = _other_lines(Workspace(copy), character.name)
     own = _own_lines(Workspace(copy), character.name)
@@ -219,7 +221,7 @@ def _model_row(model: str, scored: list[_Scored]) -> dict:
         "facts recalled (mean of 10)": round(statistics.mean(s.recalled for s in scored), 1),
         "speakable": _share(sum(_speakable(r) for s in scored for _, _, r in s.replies),
                             sum(len(s.replies) for s in scored)),
-        "pieces/s": round(float(np.median([p for s in scored for p in s.pieces_per_second])), 1),
+        "tokens/s": round(float(np.median([p for s in scored for p in s.tokens_per_second])), 1),
         "first text s": _round(np.nanmedian([t for s in scored for t in s.first_text])),
     }
 
@@ -240,7 +242,8 @@ def _first_audio_row(root: Path, model: str, copy: Path) -> dict:
         conversation.warm()
         turns.append(take_turn(conversation, message, voice, copy / f"reply-{number}.wav"))
     audio = [t.first_audio for t in turns if t.first_audio is not None]
-    return {"model": model, "first text s": _round(np.median([t.first_text or np.nan for t in turns])),
+    return {"model": model, "prompt built s": _round(np.median([t.prompt for t in turns])),
+            "first text s": _round(np.median([t.first_text or np.nan for t in turns])),
             "first audio s": _round(np.median(audio)) if audio else None,
             "first audio max s": _round(max(audio)) if audio else None, "replies spoken": f"{len(audio)}/{len(turns)}"}
 
