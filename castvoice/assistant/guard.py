@@ -26,7 +26,7 @@ HOTTER = 0.2  # each new try samples this much hotter, to leave the path that sl
 
 SLIPS = {
     "talks as an assistant": re.compile(
-        r"\b(?:as an? (?:ai|assistant|language model)|(?:an? |the )?(?:ai|virtual|digital) assistant|language[ _-]?(?:model|模型)"
+        r"\b(?:as an? (?:ai|assistant|language model)|(?:an? |the )?(?:ai|virtual|digital) assistant|language[ _-]?(?:model|模型|agent|machine|program)|intelligent (?:agent|system|machine)"
         r"|artificial intelligence|chat ?bot|openai|alibaba|qwen|chatgpt|how (?:can|may) i (?:help|assist)"
         r"|(?:can't|cannot|can not|unable to) (?:assist|help) with|an assist\b"
         r"|(?:here|happy|glad) to (?:help|assist)|i(?: am|'m) (?:an? )?(?:ai|program|computer)\b"

@@ -16,7 +16,7 @@ from castvoice.assistant.llm.base import Message
 from castvoice.assistant.persona import Partner, Persona
 
 PARTNERS_SHOWN = 5
-MATERIAL_READ = "I remember."  # the acknowledgement of the material turn
+MATERIAL_READ = "Go on."  # the acknowledgement of a material turn ("I remember." was said back as a reply)
 
 
 @dataclass
