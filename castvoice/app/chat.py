@@ -53,7 +53,9 @@ class ChatSession:
         file = self.out
         if file is None and not self.play and self.voice is not None:
             file = self.ws.chat_dir(self.id) / f"{self.conversation.next_exchange_number():03d}.wav"
-        return take_turn(self.conversation, message, self.voice, file, self.play, echo, mood)
+        turn = take_turn(self.conversation, message, self.voice, file, self.play, echo, mood)
+        self.conversation.warm()  # the exchange just made is read now, while the user reads the reply
+        return turn
 
 
 def heard(path: Path) -> Heard:
