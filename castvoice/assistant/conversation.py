@@ -78,7 +78,7 @@ class Conversation:
         def attempt(temperature: float) -> Stream:
             return _without_label(self.llm.stream(prompt, self.max_tokens, temperature, self.stop, AVOIDED_WORDS), label)
 
-        return self._stored(message, in_character(attempt, self.temperature, self.persona.name, (message, MATERIAL_READ)))
+        return self._stored(message, in_character(attempt, self.temperature, self.persona.name, message, (MATERIAL_READ,)))
 
     def warm(self) -> None:
         """Have the model read the persona, the standing material and the exchanges so far now, while the user

@@ -5,7 +5,7 @@ out of a local model's sampling (`AVOIDED_WORDS`). What still slips out of chara
 claim to be a program, code or markup, the user's message said back) is caught before it is passed on: the
 reply is held back piece by piece (its first clause, then each sentence) and checked with everything before
 it. A slip before anything was passed on makes the reply again, up to `TRIES` times (the last try may say the
-prompt back: that is better than silence); a later one ends the reply before the piece that holds it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
+user's message back: that is better than silence); a later one ends the reply before the piece that holds it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
 """
 
 from __future__ import annotations
@@ -61,13 +61,15 @@ def slip(reply: str, own_name: str, echoes: Sequence[str] = ()) -> str | None:
     return None
 
 
-def in_character(make_reply: Callable[[float], Stream], temperature: float, own_name: str,
-                 echoes: Sequence[str] = ()) -> Stream:
-    """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module)."""
+def in_character(make_reply: Callable[[float], Stream], temperature: float, own_name: str, message: str,
+                 never_said: Sequence[str] = ()) -> Stream:
+    """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module): it
+    must not say back the user's `message` nor any of `never_said` (the prompt's own words)."""
     for attempt in range(TRIES):
         pieces = make_reply(temperature + attempt * HOTTER)
-        # Said back is better than silence: the last try may repeat the prompt, but not slip otherwise.
-        passed = yield from _checked(pieces, own_name, echoes if attempt < TRIES - 1 else ())
+        # The user's words said back are better than silence: the last try may repeat them, but nothing else.
+        echoes = (message, *never_said) if attempt < TRIES - 1 else tuple(never_said)
+        passed = yield from _checked(pieces, own_name, echoes)
         if passed:
             return
 
