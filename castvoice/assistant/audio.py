@@ -3,6 +3,7 @@ sound device replies play on, and the words of a spoken message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from castvoice.console import log
@@ -10,16 +11,27 @@ from castvoice.errors import CastvoiceError
 from castvoice.voice.profile import VoiceProfile
 
 
-def heard(path: Path) -> str:
-    """The words of a spoken message (any audio file), by Whisper base."""
+@dataclass
+class Heard:
+    """A spoken message: its words, by Whisper base, and how it sounds (the emotion estimate)."""
+
+    text: str
+    mood: str  # HAPPY, SAD, ANGRY or NEUTRAL
+
+
+def heard(path: Path) -> Heard:
+    """The words of a spoken message (any audio file) and its mood."""
     from castvoice.media.decode import load_audio
     from castvoice.speech.asr import get_asr
+    from castvoice.speech.emotion import mood_of_speech
 
-    text = get_asr("base").transcribe(load_audio(path)).text.strip()
+    audio = load_audio(path)
+    text = get_asr("base").transcribe(audio).text.strip()
     if not text:
         raise CastvoiceError("no speech heard in the message", path)
-    log.info("heard: %s", text)
-    return text
+    mood = mood_of_speech(audio, text).label
+    log.info("heard (%s): %s", mood.lower(), text)
+    return Heard(text, mood)
 
 
 def character_voice(character: str, folders: list[Path], name: str | None = None) -> VoiceProfile | None:

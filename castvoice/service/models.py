@@ -59,7 +59,7 @@ class Models:
     def emotion(self, requested: str):
         """The emotion backend for `auto` (SenseVoice where installed, else the estimate) or a named one;
         None for `none`."""
-        from castvoice.service.emotion import ProsodyEmotion, SenseVoiceEmotion, sensevoice_unavailable
+        from castvoice.speech.emotion import ProsodyEmotion, SenseVoiceEmotion, sensevoice_unavailable
 
         if requested not in EMOTION_BACKENDS:
             raise ApiError(422, f"unknown emotion backend {requested!r}; choose from {', '.join(EMOTION_BACKENDS)}",
@@ -95,7 +95,7 @@ class Models:
 
     def status(self) -> dict:
         """What is loaded, and whether the optional emotion model could be."""
-        from castvoice.service.emotion import sensevoice_unavailable
+        from castvoice.speech.emotion import sensevoice_unavailable
 
         reason = sensevoice_unavailable(self.settings.sensevoice_model)
         return {"loaded": self.loaded, "sensevoice": "available" if reason is None else f"unavailable: {reason}"}

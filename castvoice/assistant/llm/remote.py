@@ -42,7 +42,8 @@ class _RemoteLLM:
         """Nothing: a server keeps its own cache."""
 
     def stream(self, messages: Sequence[Message], max_tokens: int = 256, temperature: float = 0.7,
-               stop: Sequence[str] = ()) -> Stream:
+               stop: Sequence[str] = (), avoid: Sequence[str] = ()) -> Stream:
+        """`avoid` is not sent: a server's token ids are not known here."""
         room = self.context_window - self.prompt_tokens(messages)
         if room <= 0:
             raise CastvoiceError(f"the prompt takes about {self.prompt_tokens(messages)} tokens, more than "

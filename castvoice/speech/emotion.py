@@ -97,6 +97,16 @@ class ProsodyEmotion:
         }
 
 
+def mood_of_words(text: str) -> Emotion:
+    """The estimate from words alone (cue words and exclamation marks), for text nobody spoke."""
+    return _estimate(None, NORMS, text)
+
+
+def mood_of_speech(audio: np.ndarray, text: str) -> Emotion:
+    """The estimate for one utterance: 16 kHz mono `audio` and the words heard in it."""
+    return ProsodyEmotion().classify(audio, [Segment(0.0, len(audio) / ANALYSIS_RATE, text)])[0]
+
+
 def _baseline(features: list[dict[str, float]]) -> dict[str, tuple[float, float] | None]:
     """Centre and scale of each feature: the speaker's own over the file when it has enough segments,
     else typical values (pitch then has none: a voice's usual pitch is unknown from one segment)."""

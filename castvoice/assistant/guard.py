@@ -1,0 +1,97 @@
+"""Keeping a reply in character.
+
+Words a film character has no reason to say to a visitor (AI, assistant, model, the model's maker) are kept
+out of a local model's sampling (`AVOIDED_WORDS`). What still slips out of character (talk as an assistant, a
+claim to be a program, code or markup, the user's message said back) is caught before it is passed on: the
+reply is held back piece by piece (its first clause, then each sentence) and checked with everything before
+it. A slip before anything was passed on makes the reply again, up to `TRIES` times (the last try may say the
+user's message back: that is better than silence); a later one ends the reply before the piece that holds it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from castvoice.assistant.llm.base import Stream
+from castvoice.text.normalize import words
+from castvoice.text.sentences import SentenceCutter
+
+AVOIDED_WORDS = ("AI", "assistant", "Assistant", "chatbot", "model", "OpenAI", "Alibaba", "Qwen", "ChatGPT",
+                 "artificial", "Artificial", "programmed", "```")
+MAX_SENTENCES = 3
+TRIES = 3
+FIRST_CHECKED_WORDS = 3  # the first piece is checked and passed on after this many words (or a clause)
+HOTTER = 0.2  # each new try samples this much hotter, to leave the path that slipped
+
+SLIPS = {
+    "talks as an assistant": re.compile(
+        r"\b(?:as an? (?:ai|assistant|language model)|(?:an? |the )?(?:ai|virtual|digital) assistant|language[ _-]?(?:model|模型|agent|machine|program)|intelligent (?:agent|system|machine)"
+        r"|artificial intelligence|chat ?bot|openai|alibaba|qwen|chatgpt|how (?:can|may) i (?:help|assist)"
+        r"|(?:can't|cannot|can not|unable to) (?:assist|help) with|an assist\b"
+        r"|(?:here|happy|glad) to (?:help|assist)|i(?: am|'m) (?:an? )?(?:ai|program|computer)\b"
+        r"|i (?:don't|do not|cannot|can't) have (?:personal|feelings|emotions|a body|opinions)"
+        r"|my (?:programming|training data|instructions)"
+        r"|(?:i was|i've been|i have been|i am|i'm) (?:trained|programmed|designed|created|built) (?:to|by|on)"
+        r"|designed to (?:assist|help))", re.IGNORECASE),
+    "steps out of the story": re.compile(
+        r"\b(?:an? |the )?character (?:from|in) (?:the|a|this) (?:film|movie)|\b(?:this|the|a) (?:film|movie|screenplay"
+        r"|role-?play)\b|\bfictional\b", re.IGNORECASE),
+    "writes code or markup": re.compile(r"```|^\s*(?:[-*#>]|\d+\.)\s|\bdef \w+\(|\bimport \w+|</?\w+>",
+                                        re.MULTILINE),
+}
+LABEL = re.compile(r"\s*([A-Z][\w.' -]{0,30}?)\s*:(?:\s|$)")  # a speaker's label opening a reply: "Marcus: "
+ECHO_WORDS = 3  # a reply that opens with this many words of the prompt (all of a shorter one) says it back
+
+
+def slip(reply: str, own_name: str, echoes: Sequence[str] = ()) -> str | None:
+    """Why a reply (or its beginning) of the character `own_name` is out of character; None when it is not.
+    `echoes` are texts of the prompt (the user's message) that a reply must not say back."""
+    for reason, pattern in SLIPS.items():
+        if pattern.search(reply):
+            return reason
+    if (label := LABEL.match(reply)) and label.group(1).casefold() != own_name.casefold():
+        return "speaks as someone else"
+    heard = words(reply)
+    for text in echoes:
+        said = words(text)
+        long_enough = len(heard) >= ECHO_WORDS if len(said) >= ECHO_WORDS else len(heard) == len(said)
+        if said and long_enough and heard[:len(said)] == said[:len(heard)]:
+            return "says the prompt back"
+    return None
+
+
+def in_character(make_reply: Callable[[float], Stream], temperature: float, own_name: str, message: str,
+                 never_said: Sequence[str] = ()) -> Stream:
+    """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module): it
+    must not say back the user's `message` nor any of `never_said` (the prompt's own words)."""
+    for attempt in range(TRIES):
+        pieces = make_reply(temperature + attempt * HOTTER)
+        # The user's words said back are better than silence: the last try may repeat them, but nothing else.
+        echoes = (message, *never_said) if attempt < TRIES - 1 else tuple(never_said)
+        passed = yield from _checked(pieces, own_name, echoes)
+        if passed:
+            return
+
+
+def _checked(pieces: Stream, own_name: str, echoes: Sequence[str]) -> Stream:
+    """The checked pieces of one reply; returns whether any was passed on (or the reply ended cleanly)."""
+    cutter, said, sentences = SentenceCutter(FIRST_CHECKED_WORDS), "", 0
+    try:
+        for piece in pieces:
+            for part in cutter.feed(piece):
+                if slip(f"{said} {part}", own_name, echoes):
+                    return bool(said)
+                said = f"{said} {part}".strip()
+                yield part if said == part else " " + part
+                sentences += part.rstrip()[-1:] in ".!?…"
+                if sentences >= MAX_SENTENCES:
+                    return True
+        for part in cutter.flush():
+            if slip(f"{said} {part}", own_name, echoes):
+                return bool(said)
+            said = f"{said} {part}".strip()
+            yield part if said == part else " " + part
+        return True
+    finally:
+        pieces.close()
