@@ -148,6 +148,7 @@ def _converse(root: Path, character: Character, model: str, copy: Path) -> _Scor
     """The 30 turns of `character` with `model`, on a copy of the film's workspace, scored."""
     from castvoice.assistant import Conversation, get_llm
     from castvoice.assistant.embedding import get_embedder
+    from castvoice.speech.embeddings import l2_normalise
     from castvoice.workspace import Workspace, copy_workspace
 
     copy_workspace(root, copy, "reply-*.wav")
@@ -180,7 +181,7 @@ def _converse(root: Path, character: Character, model: str, copy: Path) -> _Scor
     others = _other_lines(Workspace(copy), character.name)
     own = _own_lines(Workspace(copy), character.name)
     embedder = get_embedder()
-    own_centroid, other_centroid = (_unit(embedder.passages(lines).mean(axis=0)) for lines in (own, others))
+    own_centroid, other_centroid = (l2_normalise(embedder.passages(lines).mean(axis=0)) for lines in (own, others))
     reply_vectors = embedder.passages([reply or "..." for _, _, reply in replies])
     margins = list(reply_vectors @ own_centroid - reply_vectors @ other_centroid)
     film_answers = [reply for kind, _, reply in replies if kind == "film"]
@@ -280,10 +281,6 @@ def _other_lines(ws, name: str) -> list[str]:
     from castvoice.workspace.catalog import lines_of
 
     return [line.text for line in lines_of(ws, None) if (line.character or "").lower() != name.lower()]
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _share(part: int, whole: int) -> str:
