@@ -11,6 +11,7 @@ from castvoice.app import chat, dataset, lines, open_workspace, speakers, voices
 from castvoice.app.ingest import ingest
 from castvoice.errors import CastvoiceError
 from castvoice.progress import ProgressEvent, reporting
+from castvoice.speech.emotion import EMOTIONS
 from castvoice.workspace import copy_workspace
 from conftest import EVAL, assert_heard
 
@@ -125,4 +126,6 @@ def test_a_chat_session_writes_one_file_per_reply_in_the_workspace(demo_workspac
     assert first.audio == str(folder / "001.wav") and second.audio == str(folder / "002.wav")
     assert "".join(pieces).strip() == first.reply and first.first_audio is not None
     assert any("Sam" in m.text for m in chat.memory(open_workspace(ws_path), "Diane").memories())
-    assert_heard(chat.heard(JFK), "ask not what your country can do for you", max_errors=0.5)
+    message = chat.heard(JFK)
+    assert_heard(message.text, "ask not what your country can do for you", max_errors=0.5)
+    assert message.mood in EMOTIONS
