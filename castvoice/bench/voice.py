@@ -17,6 +17,11 @@ utterances:
 Gap closed is (c - a) / (d - a) per speaker; overall it is the mean over speakers. WER is Whisper base on
 the clone's speech of `NEW_TEXT`, errors over words for all speakers together. `budget_seconds` bounds the
 whole run: each speaker's clone gets an equal share of what is left after the speakers before it.
+
+With `train_minutes`, each speaker also gets (e) a trained voice (castvoice.voice.train), fine-tuned for that
+many minutes on the same 5 utterances (their text heard by Whisper base) and judged the same way; and the LJ
+Speech reader is trained on growing amounts of speech (`LJ_SPEECH_SECONDS`) and judged against utterances
+kept apart from all of them, to show how the gain grows with minutes of speech and with the budget.
 """
 
 from __future__ import annotations
@@ -38,16 +43,114 @@ NEW_TEXT = (
 JUDGE = "voicefilter"
 REFERENCES = 5
 DATASET = "resemblyzer_librispeech_test_other"
+LJ_DATASET = "ljspeech_coqui"
+LJ_SPEECH_SECONDS = (30.0, 60.0, 180.0)
+LJ_JUDGE_SECONDS = 40.0  # the reader's last utterances, never trained on
+TARGET_TRAINED_GAP_CLOSED = 0.5
 DEFAULT_BUDGET_SECONDS = 10 * 15 * 60.0
 SCORING_SECONDS = 90.0  # per speaker, outside its clone: speaking NEW_TEXT four times, judging, transcribing
 TARGET_GAP_CLOSED = 0.25
 TARGET_WER = 0.05
 
 
-def run(out: Path | None = None, budget_seconds: float = DEFAULT_BUDGET_SECONDS, speakers: int | None = None) -> None:
-    """Clone each speaker (the first `speakers`, default all) within `budget_seconds` for the whole run, then
-    print (and with `out`, write) the judge's figures."""
-    report(*voice_rows(budget_seconds, speakers), out)
+def run(out: Path | None = None, budget_seconds: float = DEFAULT_BUDGET_SECONDS, speakers: int | None = None,
+        train_minutes: tuple[float, ...] = ()) -> None:
+    """Clone each speaker (the first `speakers`, default all) within `budget_seconds` for the whole run (none
+    when 0), train voices for each of `train_minutes`, then print (and with `out`, write) the judge's figures."""
+    sections, targets = voice_rows(budget_seconds, speakers) if budget_seconds > 0 else ({}, {})
+    if train_minutes:
+        trained_sections, trained_targets = trained_rows(train_minutes, speakers)
+        sections, targets = sections | trained_sections, targets | trained_targets
+    report(sections, targets, out)
+
+
+def trained_rows(train_minutes: tuple[float, ...], speakers: int | None = None) -> tuple[dict[str, list[dict]], dict]:
+    """Trained voices: every LibriSpeech speaker at the first budget of `train_minutes`, then the LJ Speech
+    reader at every amount of `LJ_SPEECH_SECONDS` and every budget; return (sections of rows, targets)."""
+    from castvoice.speech.asr import get_asr
+
+    asr = get_asr("base")
+    genders = _genders(eval_root() / DATASET / "LibriSpeech_SPEAKERS.TXT")
+    rows, total_errors, total_words = [], 0, 0
+    for folder in _speaker_folders(speakers):
+        utterances = [load_audio(p) for p in sorted(folder.glob("*.flac"))]
+        train, held_out = utterances[:REFERENCES], utterances[REFERENCES:]
+        row, errors, words = trained_voice_row(train, [asr.transcribe(a, "en").text for a in train], held_out,
+                                               train_minutes[0])
+        rows.append({"speaker": folder.name, "sex": genders.get(folder.name, "?"), **row})
+        total_errors, total_words = total_errors + errors, total_words + words
+        log.info("bench voice: trained %s", rows[-1])
+    numbers = ("(a) nearest", "(e) trained", "(d) ceiling", "gap closed")
+    overall = {"speaker": f"overall ({len(rows)})",
+               "nearest voice": f"{sum(r['(e) trained'] < r['(a) nearest'] for r in rows)} below nearest",
+               **{key: round(float(np.mean([r[key] for r in rows])), 4) for key in numbers},
+               "wer": round(total_errors / max(total_words, 1), 4),
+               "train s per speech min": round(sum(r["train s"] for r in rows) / sum(r["speech s"] for r in rows) * 60)}
+    lj_rows = []
+    clips, texts = _lj_reader()
+    judge_from = len(clips)
+    while sum(len(c) for c in clips[judge_from:]) < LJ_JUDGE_SECONDS * ANALYSIS_RATE:
+        judge_from -= 1
+    for minutes in train_minutes:
+        for seconds in LJ_SPEECH_SECONDS:
+            take = 0
+            while take < judge_from and sum(len(c) for c in clips[:take]) < seconds * ANALYSIS_RATE:
+                take += 1
+            row, _, _ = trained_voice_row(clips[:take], texts[:take], clips[judge_from:], minutes)
+            lj_rows.append({"speech asked s": seconds, "utterances": take, **row})
+            log.info("bench voice: LJ Speech %s", lj_rows[-1])
+    sections = {f"{JUDGE} similarity of trained voices ({train_minutes[0]:g} min each) to held-out speech, "
+                "on new text": [*rows, overall],
+                f"the LJ Speech reader: {JUDGE} similarity by minutes of speech and training budget": lj_rows}
+    targets = {"trained gap closed": f">= {TARGET_TRAINED_GAP_CLOSED:.0%} on average",
+               "trained": "no speaker below its nearest stock voice", "WER of the trained voice": f"<= {TARGET_WER:.0%}"}
+    return sections, targets
+
+
+def trained_voice_row(train: list[np.ndarray], texts: list[str], held_out: list[np.ndarray],
+                      minutes: float) -> tuple[dict, int, int]:
+    """Train a voice on 16 kHz `train` utterances saying `texts` for `minutes`, speak NEW_TEXT with it and with
+    the stock voice it started from, and judge both against `held_out`: (row, WER errors, WER words)."""
+    import tempfile
+
+    from castvoice.speech.asr import get_asr
+    from castvoice.speech.embeddings import get_encoder
+    from castvoice.text.metrics import count_word_errors
+    from castvoice.voice.engines.kokoro_trained import AdaptedVoice, trained_profile_state
+    from castvoice.voice.stock import centroid
+    from castvoice.voice.train import Utterance
+
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        state, arrays, _ = trained_profile_state([Utterance(a, ANALYSIS_RATE, t) for a, t in zip(train, texts)],
+                                                 train, minutes, "auto", "en-us", Path(folder) / "training")
+    seconds = time.monotonic() - began
+    speech = {"nearest": _speak(state["nearest"], 1.0),
+              "trained": _speak(AdaptedVoice.of(arrays), 1.0, "kokoro-trained"), "ceiling": train}
+    judge = get_encoder(JUDGE)
+    target = centroid(judge.embed_many(held_out))
+    score = {name: float(centroid(judge.embed_many(clips)) @ target) for name, clips in speech.items()}
+    asr = get_asr("base")
+    errors, words = count_word_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["trained"]])
+    row = {"nearest voice": state["nearest"], "(a) nearest": round(score["nearest"], 4),
+           "(e) trained": round(score["trained"], 4), "(d) ceiling": round(score["ceiling"], 4),
+           "gap closed": round((score["trained"] - score["nearest"]) / (score["ceiling"] - score["nearest"]), 3),
+           "wer": round(errors / max(words, 1), 4), "budget min": minutes,
+           "speech s": round(sum(len(a) for a in train) / ANALYSIS_RATE, 1), "train s": round(seconds),
+           "steps": state.get("steps")}
+    return row, errors, words
+
+
+def _lj_reader() -> tuple[list[np.ndarray], list[str]]:
+    """The LJ Speech reader's utterances (16 kHz) and their text, in the order of the transcripts."""
+    folder = eval_root() / LJ_DATASET
+    ids_texts = [line.split("|", 1) for line in (folder / "transcripts.psv").read_text(encoding="utf-8").splitlines()
+                 if "|" in line]
+    return [load_audio(folder / f"{i}.flac") for i, _ in ids_texts], [t for _, t in ids_texts]
+
+
+def _speaker_folders(speakers: int | None) -> list[Path]:
+    return sorted((p for p in (eval_root() / DATASET).iterdir() if p.is_dir()), key=lambda p: p.name)[:speakers]
 
 
 def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict[str, list[dict]], dict]:
@@ -55,7 +158,7 @@ def voice_rows(budget_seconds: float, speakers: int | None = None) -> tuple[dict
     from castvoice.voice.stock import stock_voices
 
     began = time.monotonic()
-    folders = sorted((p for p in (eval_root() / DATASET).iterdir() if p.is_dir()), key=lambda p: p.name)[:speakers]
+    folders = _speaker_folders(speakers)
     genders = _genders(eval_root() / DATASET / "LibriSpeech_SPEAKERS.TXT")
     stock = stock_voices()  # built before the clock splits, so the first speaker's share is not spent on it
     rows, encoder_rows = [], []
@@ -133,13 +236,14 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
     return row, encoders, errors, words
 
 
-def _speak(voice, speed: float) -> list[np.ndarray]:
-    """NEW_TEXT spoken by a stock voice name or a style pack, as 16 kHz clips."""
+def _speak(voice, speed: float, engine: str = "kokoro") -> list[np.ndarray]:
+    """NEW_TEXT spoken by a stock voice name, a style pack or (engine "kokoro-trained") a trained voice, as
+    16 kHz clips."""
     import soxr
 
     from castvoice.voice.backends import get_tts
 
-    tts = get_tts("kokoro")
+    tts = get_tts(engine)
     return [soxr.resample(tts.synthesize(text, voice, speed), tts.sample_rate, ANALYSIS_RATE) for text in NEW_TEXT]
 
 

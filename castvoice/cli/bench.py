@@ -65,13 +65,18 @@ def bench_tts(
 @bench_app.command("voice")
 def bench_voice(
     out: OutOption = None,
-    budget: Annotated[float, typer.Option("--budget", help="Minutes of voice search for the whole run.")] = 60.0,
+    budget: Annotated[float, typer.Option("--budget", help="Minutes of voice search for the whole run (0: no "
+                                          "style-space clones).")] = 60.0,
     speakers: Annotated[Optional[int], typer.Option("--speakers", help="Clone only the first N speakers.")] = None,
+    train_minutes: Annotated[Optional[list[float]], typer.Option(
+        "--train-minutes", help="Also train voices (train-voice) with this budget in minutes; repeat it to compare "
+        "budgets on LJ Speech.")] = None,
 ) -> None:
-    """Cloning on ../shared/eval LibriSpeech speakers, judged on new text by an encoder the search never used."""
+    """Cloning and training on ../shared/eval LibriSpeech speakers (and LJ Speech), judged on new text by an
+    encoder neither ever used."""
     from castvoice.bench.voice import run as measure
 
-    measure(out, budget * 60, speakers)
+    measure(out, budget * 60, speakers, tuple(train_minutes or ()))
 
 
 @bench_app.command("chat")
