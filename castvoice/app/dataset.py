@@ -99,4 +99,19 @@ def report(ws: Workspace, name: str, out: Path | None = None) -> Path:
                   "min_duration": checks["min_duration"], "max_duration": checks["max_duration"]}
     path = out or ws.report_file(character)
     movie = movie_path(ws)
-    return write_report(path, character, found, media_duration(ws), movie.name if movie else None, thresholds)
+    return write_report(path, character, found, media_duration(ws), movie.name if movie else None, thresholds,
+                        _voice_summary(ws, character))
+
+
+def _voice_summary(ws: Workspace, character: str):
+    """The character's voice profile in the workspace, summarised for the report; None when there is none."""
+    from castvoice.dataset.report import VoiceSummary
+    from castvoice.voice.profile import VoiceProfile, load_profile
+
+    file = ws.voices_dir / VoiceProfile(character, "", {}).file_name
+    if not file.exists():
+        return None
+    profile = load_profile(file)
+    before = profile.state.get("nearest_similarity", {})
+    return VoiceSummary(profile.backend, profile.source, profile.state.get("nearest") if before else None,
+                        [(name, before.get(name), value) for name, value in profile.similarity.items()])

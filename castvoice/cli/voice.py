@@ -46,8 +46,12 @@ def train_voice(
     profile, path, note = train(workspace, name, minutes, device)
     if note:
         stdout.print(note)
-    scores = ", ".join(f"{k} {v:.2f}" for k, v in profile.similarity.items())
-    stdout.print(f"voice {profile.name} ({profile.backend}) saved: {path}" + (f"; similarity {scores}" if scores else ""))
+    before = profile.state.get("nearest_similarity", {})
+    scores = ", ".join(f"{k} {before[k]:.2f} -> {v:.2f}" if k in before else f"{k} {v:.2f}"
+                       for k, v in profile.similarity.items())
+    start = f" (from stock voice {profile.state['nearest']} ->)" if before else ""
+    stdout.print(f"voice {profile.name} ({profile.backend}) saved: {path}"
+                 + (f"; similarity to the character{start} {scores}" if scores else ""))
 
 
 @voice_app.command("list")

@@ -46,9 +46,22 @@ class Share:
         return self.seconds / 60
 
 
+@dataclass
+class VoiceSummary:
+    """The character's voice profile, as the report shows it: how like the character it sounds, per speaker
+    encoder, and (for a trained voice) how like the stock voice it started from was."""
+
+    backend: str
+    source: str
+    start: str | None  # the stock voice a trained voice started from
+    similarity: list[tuple[str, float | None, float]]  # (encoder, the start's similarity or None, the voice's)
+
+
 def write_report(path: Path, character: str, clips: Sequence[DatasetClip], movie_duration: float,
-                 movie_name: str | None = None, thresholds: dict[str, float] | None = None) -> Path:
-    """Write one self-contained HTML page describing a character's clips; return its path.
+                 movie_name: str | None = None, thresholds: dict[str, float] | None = None,
+                 voice: VoiceSummary | None = None) -> Path:
+    """Write one self-contained HTML page describing a character's clips (and `voice`, their voice profile);
+    return its path.
 
     `thresholds` (e.g. snr_db, similarity, min_duration, max_duration) are drawn on the histograms.
     """
@@ -71,6 +84,7 @@ def write_report(path: Path, character: str, clips: Sequence[DatasetClip], movie
         charts=_charts(ordered, [s for s in summary if s.kind in ("kept", "reason")], movie_duration, thresholds),
         score_keys=score_keys,
         rows=rows,
+        voice=voice,
     )
     write_text_atomic(path, page)
     return path
@@ -311,6 +325,22 @@ audio { height: 2em; width: 14em; }
 
 <h2>Timeline</h2>
 <img class="chart" alt="The character's lines over the movie, kept and dropped" src="{{ charts.timeline }}">
+
+{% if voice %}
+<h2>Voice</h2>
+<p>A {{ voice.backend }} voice made from {{ voice.source }}{% if voice.start %}, trained from the stock voice
+{{ voice.start }}{% endif %}. Similarity to the character's references (probe sentences, by speaker encoder):</p>
+<table id="voice">
+<thead><tr><th>Encoder</th>{% if voice.start %}<th class="num">{{ voice.start }}</th>{% endif %}
+<th class="num">This voice</th></tr></thead>
+<tbody>
+{% for encoder, before, after in voice.similarity %}
+<tr><td>{{ encoder }}</td>{% if voice.start %}<td class="num">{{ "%.3f" | format(before) if before is not none else "–" }}</td>{% endif %}
+<td class="num">{{ "%.3f" | format(after) }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% endif %}
 
 <h2>Clips</h2>
 {% if rows %}

@@ -1,4 +1,4 @@
-"""Build the demo film: dialogue spoken by Kokoro voices over a music bed, a simple video track,
+"""Build the demo film: dialogue spoken by Kokoro and Piper voices over a music bed, a simple video track,
 an SRT without names, a screenplay with names, and the ground truth of who speaks when."""
 
 from __future__ import annotations
@@ -48,16 +48,16 @@ def _sentences(text: str) -> list[str]:
 
 
 def _speech(text: str, character: str, cache: Path) -> np.ndarray:
-    """Kokoro speech for one sentence at 48 kHz, cached on disk by its inputs."""
+    """One character's speech for one sentence at 48 kHz, cached on disk by its inputs."""
     import soxr
 
     from castvoice.voice.backends import get_tts
 
     who = CAST[character]
-    key = hashlib.sha256(f"{who.voice}|{who.speed}|{text}".encode()).hexdigest()[:20]
+    key = hashlib.sha256(f"{who.engine}|{who.voice}|{who.speed}|{text}".encode()).hexdigest()[:20]
     path = cache / f"{key}.npy"
     if not path.exists():
-        tts = get_tts("kokoro")
+        tts = get_tts(who.engine)
         audio = tts.synthesize(text, who.voice, who.speed)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:

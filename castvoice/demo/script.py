@@ -8,13 +8,16 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Character:
     name: str  # as the screenplay writes it
-    voice: str  # Kokoro stock voice
+    voice: str  # a stock voice of `engine`
     speed: float
+    engine: str = "kokoro"
 
 
+# Marcus speaks with the embedded Piper voice, which is none of Kokoro's: cloning him cannot just find a stock
+# voice, which makes him the demo's test of a trained voice (`castvoice train-voice`).
 CAST = {
     "DIANE": Character("DIANE", "af_heart", 1.0),
-    "MARCUS": Character("MARCUS", "am_michael", 0.95),
+    "MARCUS": Character("MARCUS", "en_US-joe-medium", 0.95, "piper"),
     "OLIVER": Character("OLIVER", "bm_george", 1.05),
 }
 

@@ -172,12 +172,6 @@ def _clone(references: list[np.ndarray], budget_seconds: float, language: str, v
     )
 
 
-def nearest_voice(references: list[np.ndarray], language: str = "en-us") -> str:
-    """The stock voice of highest selection score for 16 kHz references of one person: where a voice starts."""
-    stock = stock_voices(language)
-    return stock.names[int(np.argmax(Target.of(references).stock_selection(stock)))]
-
-
 def profile_state(tts, name: str, references: list[np.ndarray], budget_seconds: float, language: str):
     """A Kokoro voice profile: the clone of `references` (`tts` is the process's Kokoro, which the search
     speaks with)."""

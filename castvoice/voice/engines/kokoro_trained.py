@@ -141,17 +141,22 @@ def trained_profile_state(utterances, references: list[np.ndarray], minutes: flo
     """A kokoro-trained profile's (state, arrays, similarity) from `utterances` (castvoice.voice.train.Utterance),
     starting from the stock voice nearest the 16 kHz `references`; checkpoints go to `folder` (default:
     castvoice's cache, by the inputs) and are removed once the voice is made."""
-    from castvoice.voice.clone import nearest_voice
+    from castvoice.voice.clone import Target
     from castvoice.voice.engines.kokoro import kokoro_engine
     from castvoice.voice.kokoro_torch.model import model_version
+    from castvoice.voice.stock import stock_voices
     from castvoice.voice.train.fit import check_budget, train
 
     check_budget(minutes)
-    start = nearest_voice(references, language)
+    stock, target = stock_voices(language), Target.of(references)
+    index = int(np.argmax(target.stock_selection(stock)))
+    start = stock.names[index]
     folder = folder or _cache_folder(utterances)
     voice = train(utterances, kokoro_engine().style(start), folder, minutes, device, language)
     arrays = {"style": voice.style, **voice.adapters}
     state = {"speed": 1.0, "language": language, "model": model_version(), "nearest": start,
+             "nearest_similarity": {name: round(float(stock.embeddings[name][index] @ vector), 4)
+                                    for name, vector in target.embeddings.items()},
              "budget_seconds": round(minutes * 60), **voice.scores}
     similarity = probe_similarity(arrays, references, language)
     shutil.rmtree(folder, ignore_errors=True)
