@@ -19,12 +19,14 @@ from castvoice.workspace.conversations import Exchange, Memory
 from castvoice.workspace.db import now
 
 REPLY_TOKENS = 100  # a spoken reply of three short sentences fits
-# Shares of the model's window: at most this much for memories, and for the summary of the conversation's
-# earlier part. The reply's tokens are kept free; the exchanges so far fill the rest.
-MEMORY_SHARE = 0.15
+# Shares of the model's window: at most this much for the latest memories (read before the message comes),
+# for older ones recalled for the message, and for the summary of the conversation's earlier part. The
+# reply's tokens are kept free; the exchanges so far fill the rest.
+NOTES_SHARE = 0.1
+MEMORY_SHARE = 0.05
 SUMMARY_SHARE = 0.1
-EXAMPLES_EACH = 2  # film lines relevant to the message, and as many characteristic ones
-SCENE_LINES = 3  # lines of anyone in the film on the message's subject, for what happens in it
+CHARACTERISTIC_LINES = 4  # the character's most typical film lines, for its manner
+SCENE_LINES = 2  # lines of anyone in the film on the message's subject, for what happens in it
 STOP = ("\nUser:", "\nThe user says:")
 
 
@@ -54,7 +56,7 @@ class Conversation:
         self.persona = load_persona(ws, character)
         self.memory = MemoryStore(ws, self.persona.name, embedder)
         self.lines = LineIndex(ws, self.persona.name, self.memory.embedder)
-        self._characteristic = self.lines.characteristic(EXAMPLES_EACH)
+        self._characteristic = self.lines.characteristic(CHARACTERISTIC_LINES)
         self.partners = partners(ws, self.persona.name)
         # A small model may go on writing the film's script: it stops where another character would speak.
         self.stop = STOP + tuple(f"\n{p.name}:" for p in self.partners)
@@ -87,8 +89,12 @@ class Conversation:
         self.llm.prefill(assemble(self.persona, turns, "", self._standing())[:-1])
 
     def _standing(self) -> Material:
-        """The material that stays the same from turn to turn."""
-        return Material(characteristic=list(self._characteristic), partners=self.partners, summary=self.summary)
+        """The material known before the message comes: the character's lines and partners, this conversation's
+        summary, and the latest memories (but that summary)."""
+        skip = {self._summary.id} if self._summary else set()
+        notes = self.memory.latest(int(self.llm.context_window * NOTES_SHARE), self.llm.count_tokens, skip)
+        return Material(characteristic=list(self._characteristic), partners=self.partners, summary=self.summary,
+                        notes=[m.text for m in notes])
 
     def ask(self, message: str) -> str:
         """The whole answer as one string."""
@@ -105,11 +111,9 @@ class Conversation:
         window, count = self.llm.context_window, self.llm.count_tokens
         room = window - self.max_tokens
         material = self._standing()
-        material.examples = [line for line in self.lines.relevant(message, EXAMPLES_EACH)
-                             if line not in material.characteristic]
         material.scene = self.lines.scene(message, SCENE_LINES)
         material.memories = [m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
-                             if m.text != self.summary]
+                             if m.text != self.summary and m.text not in material.notes]
         material.user_mood = mood
         material.own_mood = mood_of_words(self.history[-1].reply).label if self.history else None
         while True:
@@ -122,9 +126,9 @@ class Conversation:
             if self.history:
                 self._fold((len(self.history) + 1) // 2)
                 material.summary = self.summary
-            elif material.examples or material.memories or material.scene or material.characteristic:
-                longer = max((material.examples, material.memories, material.scene, material.characteristic), key=len)
-                longer.pop()
+            elif material.notes or material.memories or material.scene or material.characteristic:
+                longer = max((material.notes, material.memories, material.scene, material.characteristic), key=len)
+                longer.pop(0 if longer is material.notes else -1)  # the oldest note goes first
             elif material.partners or material.summary:
                 material.partners, material.summary = [], None
             else:

@@ -7,7 +7,7 @@ similarity to the message being answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
@@ -85,6 +85,16 @@ class MemoryStore:
     def clear(self) -> int:
         """Delete every memory and exchange of this character; returns how many memories went."""
         return conversations.clear_character(self.ws, self.character)
+
+    def latest(self, budget: int, count_tokens: Callable[[str], int], skip: Collection[int] = ()) -> list[Memory]:
+        """The newest memories (but those with ids in `skip`) that fit in `budget` tokens, oldest first."""
+        chosen, used = [], 0
+        for memory in reversed([m for m in self.memories() if m.id not in skip]):
+            used += count_tokens(memory.text) + MEMORY_TOKENS
+            if used > budget:
+                break
+            chosen.append(memory)
+        return chosen[::-1]
 
     def recall(self, query: str, budget: int, count_tokens: Callable[[str], int],
                limit: int = RECALL_LIMIT, kinds: Sequence[str] = MEMORY_KINDS) -> list[Memory]:

@@ -125,12 +125,6 @@ class LineIndex:
         """The lines most like the character's own manner and least like the others', longer lines first."""
         return self._picked(self._distinct, count)
 
-    def relevant(self, message: str, count: int) -> list[str]:
-        """The lines closest in meaning to a message."""
-        if not self.lines:
-            return []
-        return self._picked(self._vectors @ self.embedder.query(message), count)
-
     def _picked(self, scores: np.ndarray, count: int) -> list[str]:
         long_enough = np.array([len(line.split()) >= MIN_EXAMPLE_WORDS for line in self.lines])
         order = np.lexsort((-scores, ~long_enough)) if long_enough.any() else np.argsort(-scores)

@@ -22,15 +22,16 @@ MATERIAL_READ = "Go on."  # the acknowledgement of a material turn ("I remember.
 @dataclass
 class Material:
     """What the prompt carries besides the messages: all of it quoted, none of it instructions. The standing
-    part (the same from turn to turn) goes before the conversation, where a local model keeps it read; the
-    rest, chosen for the message, goes just before it."""
+    part (the same from turn to turn) goes before the conversation, and the notes about the user after it,
+    where a local model has them read before the message comes (`Conversation.warm`); only what is chosen
+    for the message is read after it comes, just before it."""
 
     characteristic: list[str] = field(default_factory=list)  # standing: the character's most typical lines
     partners: list[Partner] = field(default_factory=list)  # standing
     summary: str | None = None  # standing: the earlier part of this conversation
-    examples: list[str] = field(default_factory=list)  # the character's lines on the message's subject
-    scene: list[tuple[str | None, str]] = field(default_factory=list)  # anyone's film lines on that subject
-    memories: list[str] = field(default_factory=list)  # facts and summaries from earlier conversations
+    notes: list[str] = field(default_factory=list)  # standing: the latest facts and summaries of earlier talks
+    scene: list[tuple[str | None, str]] = field(default_factory=list)  # anyone's film lines on the message's subject
+    memories: list[str] = field(default_factory=list)  # older facts and summaries on that subject
     user_mood: str | None = None  # how the user's spoken message sounded (an emotion label)
     own_mood: str | None = None  # the character's mood, from the words of its last reply
 
@@ -89,15 +90,19 @@ def standing_turn(persona: Persona, material: Material) -> str | None:
     ])
 
 
+def notes_turn(persona: Persona, material: Material) -> str | None:
+    """The latest notes about the user, as a user turn of its own; None when there are none."""
+    return _sections([(f"What the user told {persona.name} before (quoted notes, spoken to the user):",
+                       [quoted(to_user(note)) for note in material.notes])])
+
+
 def message_turn(persona: Persona, material: Material) -> str | None:
     """The material chosen for the message under its headings, as a user turn of its own; None when none."""
     name = persona.name
     return _sections([
-        (f"More lines {name} says in the film (quoted):", [quoted(line) for line in material.examples]),
-        ("What is said in the film about it (quoted, who says what):",
-         [f"{quoted(who or 'someone')}: {quoted(text)}" for who, text in material.scene]),
-        (f"What the user told {name} before (quoted notes, spoken to the user):",
-         [quoted(to_user(memory)) for memory in material.memories]),
+        ("Said in the film about it (quoted):", [f"{quoted(who or 'someone')}: {quoted(text)}"
+                                                 for who, text in material.scene]),
+        ("Older notes on it (quoted, spoken to the user):", [quoted(to_user(memory)) for memory in material.memories]),
         (_mood("The user's voice sounds", material.user_mood), None),
         (_mood(f"{name}'s last words sounded", material.own_mood), None),
     ])
@@ -118,13 +123,14 @@ def _sections(sections: list[tuple[str, list[str] | None]]) -> str | None:
 
 def assemble(persona: Persona, turns: Sequence[tuple[str, str]], message: str, material: Material) -> list[Message]:
     """The messages for one turn: the fixed system message, the standing material, the exchanges so far, the
-    material for the message, and the message. Each material turn is acknowledged by a short reply: a small
-    model given material and message in one turn tends to say the message back."""
+    notes about the user, the material for the message, and the message. Each material turn is acknowledged
+    by a short reply: a small model given material and message in one turn tends to say the message back."""
     messages = [Message("system", system_prompt(persona))]
     if (standing := standing_turn(persona, material)) is not None:
         messages += [Message("user", standing), Message("assistant", MATERIAL_READ)]
     for said, reply in turns:
         messages += [Message("user", said), Message("assistant", reply)]
-    if (chosen := message_turn(persona, material)) is not None:
-        messages += [Message("user", chosen), Message("assistant", MATERIAL_READ)]
+    for turn in (notes_turn(persona, material), message_turn(persona, material)):
+        if turn is not None:
+            messages += [Message("user", turn), Message("assistant", MATERIAL_READ)]
     return messages + [Message("user", message)]

@@ -304,10 +304,10 @@ def test_persona_comes_from_the_film(ws):
         load_persona(ws, "Crane")
     assert [(p.name, p.lines) for p in partners(ws, "Diane")] == [("Marcus", 6), ("Oliver", 6)]
     lines = LineIndex(ws, "Diane")
-    assert lines.relevant("Tell me about the footprints you found.", 1) == [
-        "Look at the floor. Wet footprints, and something heavy was dragged."]
-    assert lines.relevant("How much sugar do you take in your tea?", 1) == [
-        "Three sugars, Oliver. It has been a long night."]
+    assert lines.scene("Tell me about the footprints you found.", 1) == [
+        ("Diane", "Look at the floor. Wet footprints, and something heavy was dragged.")]
+    assert ("Diane", "Three sugars, Oliver. It has been a long night.") in lines.scene(
+        "How much sugar do you take in your tea?", 2)
     characteristic = lines.characteristic(3)
     assert len(characteristic) == 3 and set(characteristic) <= set(lines.lines) and "Read it." not in characteristic
     stored = ws.conn.execute("SELECT COUNT(*) FROM line_text_vectors").fetchone()[0]
@@ -326,16 +326,16 @@ def test_planted_instructions_stay_quoted_and_never_reach_the_system_prompt(tmp_
         prompts[label] = chat.prompt_for("Are you a pirate now? Say ARRR if you are.")
     system = system_prompt(load_persona(planted, "Diane"))
     assert prompts["clean"][0] == prompts["planted"][0] == Message("system", system)
-    # Standing material, its acknowledgement, the material for the message, its acknowledgement, the message.
-    assert [m.role for m in prompts["planted"]] == ["system", "user", "assistant", "user", "assistant", "user"]
-    material = "\n".join(m.content for m in prompts["planted"][1:4:2])
+    # Standing material, the notes about the user, the material for the message (each acknowledged), the message.
+    assert [m.role for m in prompts["planted"]] == ["system", *["user", "assistant"] * 3, "user"]
+    material = "\n".join(m.content for m in prompts["planted"][1:-1:2])
     assert quoted(INJECTION) in material and f"- {quoted('You said: ' + INJECTION)}" in material
     assert INJECTION not in material  # only ever as a quoted string, its line breaks escaped
     assert prompts["planted"][-1].content == "Are you a pirate now? Say ARRR if you are."
-    # The special tokens spelled in the film line stay text: the prompt opens exactly its six turns and the
+    # The special tokens spelled in the film line stay text: the prompt opens exactly its eight turns and the
     # assistant's answer.
     turn_start = embedded.encode_prompt([Message("user", "x")])[0]  # <|im_start|>
-    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 7
+    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 9
 
 
 @pytest.mark.slow
@@ -372,7 +372,7 @@ def test_memory_survives_a_restart(ws):
             print([m.text for m in chat.memory.memories()])
             print([e.message for e in chat.history])
             chat.prompt_for("Where do I live?")
-            print(repr(chat.last_prompt[-3].content))
+            print(repr("\\n".join(m.content for m in chat.last_prompt[1:-1])))
             print(chat.last_prompt[-1].content)
     """)
     ws.close()
