@@ -34,7 +34,7 @@ demo: setup
 	@echo "Diane's reply:    $(DEMO)/diane-replies.wav (talk on with: $(CASTVOICE) chat Diane -w $(WS))"
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=30
 
 bench: setup
 	$(CASTVOICE) bench ingest
