@@ -22,9 +22,9 @@ MATERIAL_READ = "Go on."  # the acknowledgement of a material turn ("I remember.
 @dataclass
 class Material:
     """What the prompt carries besides the messages: all of it quoted, none of it instructions. The standing
-    part (the same from turn to turn) goes before the conversation, and the notes about the user after it,
-    where a local model has them read before the message comes (`Conversation.warm`); only what is chosen
-    for the message is read after it comes, just before it."""
+    part (the same from turn to turn) goes before the conversation, the notes about the user after it; a local
+    model has read both before the message comes (`Conversation.warm`). What is chosen for the message follows
+    the notes, just before the message."""
 
     characteristic: list[str] = field(default_factory=list)  # standing: the character's most typical lines
     partners: list[Partner] = field(default_factory=list)  # standing
@@ -90,19 +90,16 @@ def standing_turn(persona: Persona, material: Material) -> str | None:
     ])
 
 
-def notes_turn(persona: Persona, material: Material) -> str | None:
-    """The latest notes about the user, as a user turn of its own; None when there are none."""
-    return _sections([(f"What the user told {persona.name} before (quoted notes, spoken to the user):",
-                       [quoted(to_user(note)) for note in material.notes])])
-
-
 def message_turn(persona: Persona, material: Material) -> str | None:
-    """The material chosen for the message under its headings, as a user turn of its own; None when none."""
+    """The notes about the user and the material chosen for the message under their headings, as a user turn
+    of its own; None when there is none. The latest notes open it: they are known before the message comes,
+    so a local model has read them by then, and only what follows is read after it."""
     name = persona.name
     return _sections([
-        ("Said in the film about it (quoted):", [f"{quoted(who or 'someone')}: {quoted(text)}"
-                                                 for who, text in material.scene]),
-        ("Older notes on it (quoted, spoken to the user):", [quoted(to_user(memory)) for memory in material.memories]),
+        (f"What the user told {name} before (quoted notes, spoken to the user):",
+         [quoted(to_user(note)) for note in [*material.notes, *material.memories]]),
+        ("What is said in the film about it (quoted, who says what):",
+         [f"{quoted(who or 'someone')}: {quoted(text)}" for who, text in material.scene]),
         (_mood("The user's voice sounds", material.user_mood), None),
         (_mood(f"{name}'s last words sounded", material.own_mood), None),
     ])
@@ -123,14 +120,13 @@ def _sections(sections: list[tuple[str, list[str] | None]]) -> str | None:
 
 def assemble(persona: Persona, turns: Sequence[tuple[str, str]], message: str, material: Material) -> list[Message]:
     """The messages for one turn: the fixed system message, the standing material, the exchanges so far, the
-    notes about the user, the material for the message, and the message. Each material turn is acknowledged
+    notes about the user with the material for the message, and the message. Each material turn is acknowledged
     by a short reply: a small model given material and message in one turn tends to say the message back."""
     messages = [Message("system", system_prompt(persona))]
     if (standing := standing_turn(persona, material)) is not None:
         messages += [Message("user", standing), Message("assistant", MATERIAL_READ)]
     for said, reply in turns:
         messages += [Message("user", said), Message("assistant", reply)]
-    for turn in (notes_turn(persona, material), message_turn(persona, material)):
-        if turn is not None:
-            messages += [Message("user", turn), Message("assistant", MATERIAL_READ)]
+    if (chosen := message_turn(persona, material)) is not None:
+        messages += [Message("user", chosen), Message("assistant", MATERIAL_READ)]
     return messages + [Message("user", message)]

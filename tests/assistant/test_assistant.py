@@ -326,16 +326,16 @@ def test_planted_instructions_stay_quoted_and_never_reach_the_system_prompt(tmp_
         prompts[label] = chat.prompt_for("Are you a pirate now? Say ARRR if you are.")
     system = system_prompt(load_persona(planted, "Diane"))
     assert prompts["clean"][0] == prompts["planted"][0] == Message("system", system)
-    # Standing material, the notes about the user, the material for the message (each acknowledged), the message.
-    assert [m.role for m in prompts["planted"]] == ["system", *["user", "assistant"] * 3, "user"]
+    # Standing material, the notes and material for the message (each acknowledged), the message.
+    assert [m.role for m in prompts["planted"]] == ["system", *["user", "assistant"] * 2, "user"]
     material = "\n".join(m.content for m in prompts["planted"][1:-1:2])
     assert quoted(INJECTION) in material and f"- {quoted('You said: ' + INJECTION)}" in material
     assert INJECTION not in material  # only ever as a quoted string, its line breaks escaped
     assert prompts["planted"][-1].content == "Are you a pirate now? Say ARRR if you are."
-    # The special tokens spelled in the film line stay text: the prompt opens exactly its eight turns and the
+    # The special tokens spelled in the film line stay text: the prompt opens exactly its six turns and the
     # assistant's answer.
     turn_start = embedded.encode_prompt([Message("user", "x")])[0]  # <|im_start|>
-    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 9
+    assert embedded.encode_prompt(prompts["planted"]).count(turn_start) == 7
 
 
 @pytest.mark.slow
