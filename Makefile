@@ -28,7 +28,8 @@ demo: setup
 	@echo "Diane's voice:    $(WS)/voices/diane.cvoice, saying a new line in $(DEMO)/diane-says.wav"
 	@echo "Diane's reply:    $(DEMO)/diane-replies.wav (talk on with: $(CASTVOICE) chat Diane -w $(WS))"
 
-test: setup
+test:
+	@scripts/setup.sh --test
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup
