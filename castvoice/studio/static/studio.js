@@ -50,12 +50,23 @@ async function attempt(work, done) {
   }
 }
 
+// An action that changes what the page shows: on success the page is drawn again and says what was done.
+async function redrawAfter(work, done) {
+  const result = await attempt(work);
+  if (result === undefined) return undefined;
+  await route();
+  show(typeof done === "function" ? done(result) : done);
+  return result;
+}
+
 // -- navigation ------------------------------------------------------------------
 
 const pages = {};
 
 async function route() {
   clearInterval(state.timer);
+  clearTimeout(state.timer);
+  show("");
   state.page = (location.hash.slice(1) || "projects").split("/")[0];
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === state.page));
   const draw = pages[state.page] || pages.projects;
@@ -130,8 +141,8 @@ pages.projects = async () => {
     const target = event.target.closest("button");
     if (!target) return;
     if (target.dataset.open) { selectProject(target.dataset.open); location.hash = "characters"; }
-    if (target.dataset.cancel) attempt(() => call(`${API}/projects/${encodeURIComponent(target.dataset.cancel)}/cancel`, { method: "POST" }), "import cancelled").then(route);
-    if (target.dataset.resume) attempt(() => call(`${API}/projects/${encodeURIComponent(target.dataset.resume)}/resume`, { method: "POST" }), "import resumed").then(route);
+    if (target.dataset.cancel) redrawAfter(() => call(`${API}/projects/${encodeURIComponent(target.dataset.cancel)}/cancel`, { method: "POST" }), "import cancelled");
+    if (target.dataset.resume) redrawAfter(() => call(`${API}/projects/${encodeURIComponent(target.dataset.resume)}/resume`, { method: "POST" }), "import resumed");
   };
   const newProject = $("#new-project");
   if (newProject) {
@@ -147,8 +158,7 @@ pages.projects = async () => {
       }
       show("uploading…");
       $("#np-start").disabled = true;
-      const started = await attempt(() => getJson(`${API}/projects`, { method: "POST", body: data }), "importing in the background");
-      if (started) route(); else $("#np-start").disabled = false;
+      if (!await redrawAfter(() => getJson(`${API}/projects`, { method: "POST", body: data }), "importing in the background")) $("#np-start").disabled = false;
     };
   }
   if (listing.projects.some((p) => p.job && p.job.state === "running")) state.timer = setInterval(refreshJobs, 700);
@@ -207,8 +217,8 @@ pages.characters = async () => {
     if (target.dataset.nameSpeaker) {
       const name = target.closest("tr").querySelector(".speaker-name").value.trim();
       if (!name) { show("type a name first", true); return; }
-      const done = await attempt(() => getJson(projectUrl(`/speakers/${encodeURIComponent(target.dataset.nameSpeaker)}/name`), { json: { name } }));
-      if (done) { await route(); show(`${target.dataset.nameSpeaker} is ${name}: ${done.named} lines named`); }
+      await redrawAfter(() => getJson(projectUrl(`/speakers/${encodeURIComponent(target.dataset.nameSpeaker)}/name`), { json: { name } }),
+        (done) => `${target.dataset.nameSpeaker} is ${name}: ${done.named} lines named`);
     }
   };
 };
@@ -428,7 +438,7 @@ pages.chat = async () => {
   $("#page").innerHTML = `<h2>Chat</h2><div class="row">with ${characterPicker(names, "chat-character")}</div>
     <div class="side"><div><div id="chat-log"></div>
       <form id="chat-form" class="row"><input type="text" id="chat-input" placeholder="say something" style="flex:1" autocomplete="off">
-        <button class="primary" id="chat-send">Send</button><button type="button" id="mic">🎤 Speak</button></form></div>
+        <button class="primary" id="chat-send">Send</button><button type="button" id="mic">● Speak</button></form></div>
       <div><section class="card"><h3>Persona</h3><textarea id="persona" rows="7"></textarea>
         <div class="row"><button id="persona-save">Save</button><button id="persona-reset">Reset</button></div></section>
         <section class="card"><h3>Memory</h3><ul id="memory"></ul></section></div></div>`;
@@ -522,7 +532,7 @@ function setUpMicrophone(name, after) {
       stream.getTracks().forEach((t) => t.stop());
       recorder = null;
       button.classList.remove("recording");
-      button.textContent = "🎤 Speak";
+      button.textContent = "● Speak";
       const form = new FormData();
       form.append("audio", new Blob(pieces, { type: pieces[0] ? pieces[0].type : "audio/webm" }), "message.webm");
       talk(name, () => call(projectUrl(`/chat/${encodeURIComponent(name)}/spoken`), { method: "POST", body: form })).then(after);
