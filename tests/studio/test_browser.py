@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from castvoice.app import lines, open_workspace
+from castvoice.bench.studio import headless_chromium
 from studio_server import Studio, wait_for
 
 pytestmark = pytest.mark.slow  # the demo film and real models
@@ -42,17 +43,8 @@ def studio(projects):
 
 @pytest.fixture(scope="module")
 def browser(spoken_message):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-                 "--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
-                 "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={spoken_message}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.implicitly_wait(0)
+    driver = headless_chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                               f"--use-file-for-fake-audio-capture={spoken_message}")
     yield driver
     driver.quit()
 
