@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from castvoice.atomic import write_text_atomic
 from castvoice.console import log
 from castvoice.errors import CastvoiceError
+from castvoice.processes import tied_to_this_process
 from castvoice.workspace import is_workspace
 
 JOB_FILE = "studio-ingest.json"
@@ -154,12 +154,6 @@ class Projects:
                 resumed.append(name)
         return resumed
 
-    def stop_all(self) -> None:
-        """At shutdown: end running ingests, leaving them marked running so that the next start resumes them."""
-        for job in self.jobs.values():
-            if job.state == "running" and job.process is not None:
-                job.process.terminate()
-
     def _launch(self, name: str, args: dict, message: str = "") -> IngestJob:
         root = self.path(name) if name in self.names() else self.folder / name
         with self._lock:
@@ -173,7 +167,7 @@ class Projects:
         command += ["--subs", args["subs"]] if args.get("subs") else []
         command += ["--script", args["script"]] if args.get("script") else []
         job.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True, preexec_fn=_end_with_parent)
+                                       stderr=subprocess.PIPE, text=True, preexec_fn=tied_to_this_process())
         threading.Thread(target=self._follow, args=(job,), daemon=True, name=f"ingest {name}").start()
         return job
 
@@ -200,12 +194,3 @@ class Projects:
         root = self.path(job.project) if job.project in self.names() else self.folder / job.project
         write_text_atomic(root / JOB_FILE, json.dumps({"args": job.args, "state": job.state, "message": job.message}))
 
-
-def _end_with_parent() -> None:
-    """In the child: be ended when the studio ends, however it ends (Linux; elsewhere nothing)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
