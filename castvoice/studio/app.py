@@ -4,6 +4,7 @@ HTTP service so that one process serves both and loads each model once (`create_
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import shutil
@@ -24,7 +25,7 @@ from castvoice.app import chat, dataset, lines, open_workspace, speakers, voices
 from castvoice.app.ingest import check_inputs
 from castvoice.errors import CastvoiceError
 from castvoice.service.app import create_app, streamed
-from castvoice.service.audio import AUDIO_FORMATS, encode
+from castvoice.service.audio import AUDIO_FORMATS, encode, pcm16
 from castvoice.service.errors import ApiError
 from castvoice.service.settings import Settings
 from castvoice.studio.projects import INPUTS, Projects
@@ -309,7 +310,8 @@ def create_studio(settings: Settings, projects: Projects) -> FastAPI:
         return asdict(view)
 
     def _reply_stream(project: str, session: ChatRunner, message: Callable[[], tuple[str, str | None]]):
-        """The reply as JSON lines: what was heard, its text pieces as they come, then the whole turn."""
+        """The reply as JSON lines: what was heard, its text pieces and its speech (16-bit PCM in base64, with
+        its sample rate) as they are made, then the whole turn."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
@@ -320,7 +322,9 @@ def create_studio(settings: Settings, projects: Projects) -> FastAPI:
             try:
                 text, mood = message()
                 put({"heard": text, "mood": mood})
-                done = session.session.answer(text, lambda piece: put({"text": piece}), mood)
+                done = session.session.answer(
+                    text, lambda piece: put({"text": piece}), mood,
+                    lambda samples, rate: put({"speech": base64.b64encode(pcm16(samples)).decode("ascii"), "rate": rate}))
                 audio = None
                 if done.audio:
                     relative = Path(done.audio).resolve().relative_to((session.session.ws.root / "chats").resolve())

@@ -159,13 +159,22 @@ def test_the_demo_film_from_import_to_a_spoken_chat(studio, browser, short_film,
     page.find("#say").click()
     page.find("body[data-spoke='1']", 120)
     assert "first audio after" in page.find("#say-timing").text
+    body = page.find("body")  # the streamed speech was played as it came: real samples, not silence
+    assert float(body.get_attribute("data-spoke-seconds")) > 1.0
+    assert float(body.get_attribute("data-spoke-rms")) > 0.01
+    assert page.find("#say-audio").get_attribute("src").startswith("blob:")  # to hear it again
     page.shot("06-voice")
 
     # 6. Chat: a turn by text, then one by microphone.
     page.open("chat")
     page.find("#chat-input").send_keys("Good evening, Diane. Is the lamp lit tonight?", Keys.ENTER)
-    reply = page.find(".turn.them[data-state='done'] .bubble", 300)
-    assert reply.text.strip()
+    turn = page.find(".turn.them[data-state='done']", 300)
+    assert turn.find_element("css selector", ".bubble").text.strip()
+    # Its speech came in the same stream and started before the turn ended, sentence by sentence.
+    assert int(turn.get_attribute("data-speech-pieces")) >= 1
+    assert float(turn.get_attribute("data-speech-seconds")) > 0.3 and float(turn.get_attribute("data-speech-rms")) > 0.01
+    assert float(turn.get_attribute("data-first-audio")) < float(turn.get_attribute("data-ended"))
+    assert turn.find_elements("css selector", "button.replay")
     page.find("#mic").click()
     page.find("#mic.recording")
     browser.execute_script("return new Promise((done) => setTimeout(done, 3500))")

@@ -33,9 +33,168 @@ async function call(path, options = {}) {
 const getJson = async (path, options) => (await call(path, options)).json();
 
 function play(url) {
+  speech.stop();
   const player = $("#player");
   player.src = url;
   return player.play().catch((error) => show(`cannot play: ${error.message}`, true));
+}
+
+// -- speech as it arrives ------------------------------------------------------------
+// Streamed speech is played while it downloads: 16-bit mono PCM is turned into float samples piece by piece
+// and each piece is scheduled on the Web Audio clock right after the one before (an <audio> element would
+// buffer seconds of a streamed WAV before it starts).
+
+const PLAY_LEAD = 0.05; // seconds between a piece's arrival and its start, so the first one is not clipped
+
+class StreamPlayer {
+  constructor() { this.context = null; this.sources = []; this.next = 0; this.run = 0; }
+
+  // Call from the click that asks for speech: browsers let an audio context start only after a gesture.
+  begin() {
+    if (!this.context) this.context = new AudioContext();
+    this.context.resume();
+    this.stop();
+    this.run += 1;
+    return this.run;
+  }
+
+  stop() {
+    for (const source of this.sources) { try { source.stop(); } catch (_) { /* not started */ } }
+    this.sources = [];
+    this.next = 0;
+  }
+
+  // Schedule float `samples` at `rate` after what is queued; the seconds from now until they start.
+  push(samples, rate) {
+    if (!samples.length) return null;
+    const context = this.context;
+    const buffer = context.createBuffer(1, samples.length, rate);
+    buffer.copyToChannel(samples, 0);
+    const source = context.createBufferSource();
+    source.buffer = buffer;
+    source.connect(context.destination);
+    const at = Math.max(this.next, context.currentTime + PLAY_LEAD);
+    source.start(at);
+    source.onended = () => { this.sources = this.sources.filter((s) => s !== source); };
+    this.sources.push(source);
+    this.next = at + buffer.duration;
+    return at - context.currentTime;
+  }
+
+  // Seconds still to be heard.
+  remaining() { return this.context ? Math.max(0, this.next - this.context.currentTime) : 0; }
+}
+
+const speech = new StreamPlayer();
+
+// 16-bit signed little-endian PCM bytes, in pieces of any length, as float samples.
+class Pcm16 {
+  constructor() { this.odd = null; }
+
+  samples(bytes) {
+    if (this.odd !== null) {
+      const joined = new Uint8Array(bytes.length + 1);
+      joined[0] = this.odd;
+      joined.set(bytes, 1);
+      bytes = joined;
+      this.odd = null;
+    }
+    if (bytes.length % 2) { this.odd = bytes[bytes.length - 1]; bytes = bytes.subarray(0, bytes.length - 1); }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const out = new Float32Array(bytes.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = view.getInt16(2 * i, true) / 32768;
+    return out;
+  }
+}
+
+// What a stream of speech did: seconds received, the loudness heard, and when its first audio started.
+class SpeechTally {
+  constructor(began) {
+    this.began = began; this.seconds = 0; this.squares = 0; this.count = 0; this.firstAudio = null;
+    this.pieces = []; this.rate = null;
+  }
+
+  add(samples, rate, startsIn) {
+    if (!samples.length) return;
+    if (this.firstAudio === null && startsIn !== null) this.firstAudio = (performance.now() - this.began) / 1000 + startsIn;
+    this.seconds += samples.length / rate;
+    this.pieces.push(samples);
+    this.rate = rate;
+    for (const x of samples) this.squares += x * x;
+    this.count += samples.length;
+  }
+
+  get rms() { return this.count ? Math.sqrt(this.squares / this.count) : 0; }
+
+  // What was heard as a WAV file, to hear again.
+  wav() {
+    const data = new DataView(new ArrayBuffer(44 + 2 * this.count));
+    const text = (at, word) => [...word].forEach((c, i) => data.setUint8(at + i, c.charCodeAt(0)));
+    text(0, "RIFF"); data.setUint32(4, 36 + 2 * this.count, true); text(8, "WAVEfmt ");
+    data.setUint32(16, 16, true); data.setUint16(20, 1, true); data.setUint16(22, 1, true);
+    data.setUint32(24, this.rate, true); data.setUint32(28, 2 * this.rate, true); data.setUint16(32, 2, true);
+    data.setUint16(34, 16, true); text(36, "data"); data.setUint32(40, 2 * this.count, true);
+    let at = 44;
+    for (const piece of this.pieces) {
+      for (const x of piece) { data.setInt16(at, Math.max(-32768, Math.min(32767, Math.round(x * 32768))), true); at += 2; }
+    }
+    return new Blob([data.buffer], { type: "audio/wav" });
+  }
+}
+
+// Play a streamed WAV answer as it arrives (its header read once, then PCM16); `onFirst` hears the seconds
+// from `began` to the first audio. Resolves with the tally once the stream has ended.
+async function playWavStream(answer, run, began, onFirst) {
+  const reader = answer.body.getReader();
+  const tally = new SpeechTally(began);
+  const pcm = new Pcm16();
+  let head = new Uint8Array(0);
+  let rate = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (run !== speech.run) { reader.cancel(); break; } // something else is speaking now
+    let bytes = value;
+    if (rate === null) {
+      const joined = new Uint8Array(head.length + bytes.length);
+      joined.set(head);
+      joined.set(bytes, head.length);
+      const found = wavHeader(joined);
+      if (!found) { head = joined; continue; }
+      rate = found.rate;
+      bytes = joined.subarray(found.dataAt);
+    }
+    const samples = pcm.samples(bytes);
+    const hadNone = tally.firstAudio === null;
+    tally.add(samples, rate, speech.push(samples, rate));
+    if (hadNone && tally.firstAudio !== null && onFirst) onFirst(tally.firstAudio);
+  }
+  if (rate === null) throw new Error("the answer held no audio");
+  return tally;
+}
+
+// The sample rate of a 16-bit mono WAV header and where its samples begin, or null while it is incomplete.
+function wavHeader(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  if (bytes.length < 12) return null;
+  if (tag(0) !== "RIFF" || tag(8) !== "WAVE") throw new Error("the answer is not WAV audio");
+  let at = 12;
+  let rate = null;
+  while (at + 8 <= bytes.length) {
+    const id = tag(at);
+    const size = view.getUint32(at + 4, true);
+    if (id === "data") return rate === null ? null : { rate, dataAt: at + 8 };
+    if (at + 8 + size > bytes.length) return null;
+    if (id === "fmt ") {
+      if (view.getUint16(at + 8, true) !== 1 || view.getUint16(at + 10, true) !== 1 || view.getUint16(at + 22, true) !== 16) {
+        throw new Error("the answer is not 16-bit mono PCM");
+      }
+      rate = view.getUint32(at + 12, true);
+    }
+    at += 8 + size + (size % 2);
+  }
+  return null;
 }
 
 // Every action goes through here: its error becomes the message at the top of the page.
@@ -408,6 +567,7 @@ async function drawVoice(name) {
         <div class="row"><button id="say" class="primary">Speak</button> <span id="say-timing" class="muted"></span></div>
         <h3>Reference and clone</h3><div class="row"><span>film</span><audio controls id="reference-audio" src="${url("/reference")}"></audio></div>
         <div class="row"><span>clone</span><audio controls id="say-audio"></audio></div></div>
+
       <div><h3>Similarity</h3><ul id="similarity">${similarity || "<li>not measured</li>"}</ul>
         <a class="button" id="export-voice" href="${url("/export")}" download>Export .cvoice</a></div></div></section>` : ""}`;
   $("#make-voice").onclick = async () => {
@@ -417,15 +577,28 @@ async function drawVoice(name) {
   if (building) state.timer = setTimeout(() => state.page === "voice" && drawVoice(name).catch((e) => show(e.message, true)), 1000);
   else if (build.state === "failed") show(build.message, true);
   if (!voice) return;
-  $("#say").onclick = () => {
+  $("#say").onclick = async () => {
     const text = $("#say-text").value.trim();
     if (!text) { show("type a line to say", true); return; }
-    const audio = $("#say-audio");
+    const run = speech.begin();
     const began = performance.now();
-    audio.onplaying = () => { $("#say-timing").textContent = `first audio after ${((performance.now() - began) / 1000).toFixed(2)} s`; document.body.dataset.spoke = "1"; };
-    audio.onerror = () => show("the voice could not say that", true);
-    audio.src = url(`/speak?text=${encodeURIComponent(text)}`);
-    audio.play().catch((error) => show(`cannot play: ${error.message}`, true));
+    delete document.body.dataset.spoke;
+    $("#say-timing").textContent = "speaking…";
+    const heard = (seconds) => {
+      $("#say-timing").textContent = `first audio after ${seconds.toFixed(2)} s`;
+      document.body.dataset.firstAudio = seconds.toFixed(3);
+    };
+    const tally = await attempt(async () => playWavStream(await call(url(`/speak?text=${encodeURIComponent(text)}`)), run, began, heard));
+    if (!tally || run !== speech.run) return;
+    $("#say-timing").textContent += ` · ${tally.seconds.toFixed(1)} s of speech`;
+    if (tally.count) {
+      const audio = $("#say-audio");
+      if (audio.src) URL.revokeObjectURL(audio.src);
+      audio.src = URL.createObjectURL(tally.wav());
+    }
+    document.body.dataset.spokeSeconds = tally.seconds.toFixed(2);
+    document.body.dataset.spokeRms = tally.rms.toFixed(4);
+    document.body.dataset.spoke = "1";
   };
 }
 
@@ -481,11 +654,19 @@ function addTurn(who, text) {
   return turn.firstChild;
 }
 
-// Send a message and show the reply as it streams: JSON lines of what was heard, text pieces, then the turn.
+// Send a message and show the reply as it streams: JSON lines of what was heard, text pieces and pieces of
+// speech (played as they come, sentence by sentence), then the turn. Call it from the click or key that sends,
+// so that the page may start its audio.
 async function talk(name, send) {
+  const run = speech.begin();
+  const began = performance.now();
   const mine = addTurn("me", "…");
   const theirs = addTurn("them", "");
-  theirs.parentElement.dataset.state = "streaming";
+  const turn = theirs.parentElement;
+  turn.dataset.state = "streaming";
+  const tally = new SpeechTally(began);
+  const pcm = new Pcm16();
+  const bytesOf = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   try {
     const answer = await send();
     const reader = answer.body.getReader();
@@ -501,20 +682,39 @@ async function talk(name, send) {
         buffer = buffer.slice(end + 1);
         if (item.heard !== undefined) mine.textContent = item.heard;
         if (item.text) { theirs.textContent += item.text; $("#chat-log").scrollTop = $("#chat-log").scrollHeight; }
+        if (item.speech && run === speech.run) {
+          const samples = pcm.samples(bytesOf(item.speech));
+          tally.add(samples, item.rate, speech.push(samples, item.rate));
+          turn.dataset.firstAudio = tally.firstAudio.toFixed(3);
+          turn.dataset.speechPieces = String(Number(turn.dataset.speechPieces || 0) + 1);
+        }
         if (item.error) throw new Error(item.error);
         if (item.reply !== undefined) {
           theirs.textContent = item.reply;
-          if (item.audio) { theirs.parentElement.dataset.audio = item.audio; play(item.audio); }
+          turn.dataset.ended = ((performance.now() - began) / 1000).toFixed(3);
+          if (item.audio) { turn.dataset.audio = item.audio; addReplay(turn, item.audio); }
           if (item.speech_error) show(`the reply could not be spoken: ${item.speech_error}`, true);
         }
       }
     }
-    theirs.parentElement.dataset.state = "done";
+    turn.dataset.speechSeconds = tally.seconds.toFixed(2);
+    turn.dataset.speechRms = tally.rms.toFixed(4);
+    turn.dataset.state = "done";
   } catch (error) {
-    theirs.parentElement.dataset.state = "failed";
+    turn.dataset.state = "failed";
     theirs.textContent = "";
     show(error.message, true);
   }
+}
+
+// A button to hear a reply again, once it has been spoken.
+function addReplay(turn, audio) {
+  const again = document.createElement("button");
+  again.className = "replay";
+  again.title = "hear it again";
+  again.textContent = "▶";
+  again.onclick = () => { speech.stop(); play(audio); };
+  turn.append(again);
 }
 
 function setUpMicrophone(name, after) {
