@@ -169,13 +169,37 @@ def create_studio(settings: Settings, projects: Projects) -> FastAPI:
 
     # -- dataset -------------------------------------------------------------------
 
+    cleaning: dict[tuple[str, str], dict] = {}  # the progress of clips being built, by project and character
+
+    async def with_progress(project: str, name: str, do: Callable[[Workspace], Any]) -> Any:
+        """`in_workspace`, with the progress of the work kept for `dataset_progress` until it ends."""
+        from castvoice.progress import reporting
+
+        key = (project, name.lower())
+        tasks = cleaning[key] = {}
+
+        def run(ws: Workspace) -> Any:
+            with reporting(lambda event: tasks.__setitem__(event.task, event.as_dict())):
+                return do(ws)
+
+        try:
+            return await in_workspace(project, run)
+        finally:
+            if cleaning.get(key) is tasks:
+                del cleaning[key]
+
     @api.get("/p/{project}/dataset/{name}")
     async def clips(project: str, name: str) -> dict:
         def build(ws: Workspace) -> dict:
             found = dataset.clean(ws, name)
             return _dataset_view(project, found, dataset.settings(ws, name))
 
-        return await in_workspace(project, build)
+        return await with_progress(project, name, build)
+
+    @api.get("/p/{project}/dataset/{name}/progress")
+    async def dataset_progress(project: str, name: str) -> dict:
+        """How far the building of a character's clips has come (no tasks: nothing is being built)."""
+        return {"tasks": dict(cleaning.get((project, name.lower()), {}))}
 
     @api.post("/p/{project}/dataset/{name}/checks")
     async def apply_checks(project: str, name: str, checks: Annotated[dict[str, float], Body(embed=True)]) -> dict:
@@ -185,7 +209,7 @@ def create_studio(settings: Settings, projects: Projects) -> FastAPI:
             chosen = replace(before, checks=replace(before.checks, **allowed))
             return _dataset_view(project, dataset.clean(ws, name, chosen), chosen)
 
-        return await in_workspace(project, rebuild)
+        return await with_progress(project, name, rebuild)
 
     @api.get("/p/{project}/clips/{label}/audio")
     async def clip_audio(project: str, label: str) -> Response:
@@ -234,6 +258,11 @@ def create_studio(settings: Settings, projects: Projects) -> FastAPI:
             builds.start(project, name, lambda: voices.train_voice(root, name, minutes))
         else:
             builds.start(project, name, lambda: voices.create_voice(root, name, budget_minutes=minutes, replace=True))
+        return builds.status(project)
+
+    @api.post("/p/{project}/voices/cancel")
+    async def cancel_voice(project: str) -> dict:
+        builds.cancel(project)
         return builds.status(project)
 
     @api.get("/p/{project}/voices/{name}/speak")
@@ -441,8 +470,13 @@ class ChatSessions:
             runner.executor.shutdown(wait=False)
 
 
+class _Cancelled(BaseException):  # not an Exception: no `except Exception` on the way may swallow it
+    """Raised inside a voice build at its next progress report once it has been cancelled."""
+
+
 class VoiceBuilds:
-    """Voices being made in the background, one at a time, with their progress."""
+    """Voices being made in the background, one at a time, with their progress. A build can be cancelled: it
+    stops at its next progress report, and no voice is saved (one made before stays as it was)."""
 
     def __init__(self) -> None:
         self._state: dict[str, dict] = {}
@@ -456,15 +490,25 @@ class VoiceBuilds:
 
         with self._lock:
             if any(s["state"] == "running" for s in self._state.values()):
-                raise CastvoiceError("a voice is being made already; wait for it to finish")
-            state = self._state[project] = {"state": "running", "voice": name, "tasks": {}, "message": ""}
+                raise CastvoiceError("a voice is being made already; wait for it to finish or cancel it")
+            state = self._state[project] = {"state": "running", "voice": name, "tasks": {}, "message": "",
+                                            "cancelling": False}
+
+        def report(event) -> None:
+            state["tasks"][event.task] = event.as_dict()
+            if state["cancelling"]:
+                raise _Cancelled
 
         def run() -> None:
             try:
-                with reporting(lambda event: state["tasks"].__setitem__(event.task, event.as_dict())):
+                with reporting(report):
+                    if state["cancelling"]:  # cancelled before it began
+                        raise _Cancelled
                     result = make()
                 note = result[2] if len(result) > 2 else None
                 state.update(state="done", message=note or f"the voice of {name} is ready")
+            except _Cancelled:
+                state.update(state="cancelled", message=f"(no new voice of {name} was saved)")
             except CastvoiceError as error:
                 state.update(state="failed", message=error.problem)
             except Exception as error:  # noqa: BLE001 - shown on the page; the log has the details
@@ -474,3 +518,11 @@ class VoiceBuilds:
                 state.update(state="failed", message=f"making the voice failed: {error}")
 
         threading.Thread(target=run, daemon=True, name=f"voice {name}").start()
+
+    def cancel(self, project: str) -> None:
+        with self._lock:
+            state = self._state.get(project)
+            if state is None or state["state"] != "running":
+                raise CastvoiceError("no voice is being made in this project")
+            state["cancelling"] = True
+            state["message"] = "cancelling: the build stops at its next step"

@@ -76,6 +76,9 @@ class Page:
         self.driver.execute_script("document.body.dataset.ready = ''; location.hash = arguments[0];", page)
         self.find(f"body[data-ready='{page}']", 300)
 
+    def script(self, code: str):
+        return self.driver.execute_script(code)
+
     def message(self) -> str:
         return self.find("#message").text
 
@@ -105,10 +108,7 @@ def test_the_demo_film_from_import_to_a_spoken_chat(studio, browser, short_film,
     page.find("#np-start").click()
     page.find(".project[data-name='short'][data-state='running'] .tasks .progress")
     wait_for(lambda: len(page.all(".project[data-name='short'] .tasks .progress")) >= 2, 120, "progress per stage")
-    page.shot("01-import-progress")
-    page.find(".project[data-name='short'] button[data-open]", 300)
-    assert "imported" in page.find(".project[data-name='short'] .status").text
-    page.shot("02-projects")
+    page.shot("01-import-progress")  # the import goes on in the background; its end is checked last
 
     # 2. Characters of the demo workspace; name an anonymous speaker.
     browser.execute_script("localStorage.setItem('castvoice.project', 'demo')")
@@ -140,20 +140,31 @@ def test_the_demo_film_from_import_to_a_spoken_chat(studio, browser, short_film,
     page.shot("04-lines-narrow")
     browser.set_window_size(1280, 800)
 
-    # 4. Diane's dataset: exclude a kept clip.
-    browser.execute_script("localStorage.setItem('castvoice.character', 'Diane')")
-    page.open("dataset")
-    kept = page.find("#clips tr.clip[data-kept='true']", 300)
+    # 4. Marcus's dataset (the character with the fewest lines): its building shown as it goes, then a kept
+    # clip excluded.
+    browser.execute_script("localStorage.setItem('castvoice.character', 'Marcus')")
+    browser.execute_script("document.body.dataset.ready = ''; location.hash = 'dataset';")
+    page.find("#dataset-progress .progress", 120)
+    page.shot("05-dataset-progress")
+    page.find("body[data-ready='dataset']", 300)
+    kept = page.find("#clips tr.clip[data-kept='true']")
     clip = kept.get_attribute("data-id")
     kept.find_element("css selector", "button[data-decide='exclude']").click()
     wait_for(lambda: "excluded by hand" in page.find(f"#clips tr.clip[data-id='{clip}']").text, 60, "the clip excluded")
     page.shot("05-dataset")
 
-    # 5. Make Diane's voice (a short search) and hear a typed line.
+    # 5. Make Marcus's voice (a short search) and hear a typed line.
     page.open("voice")
     minutes = page.find("#voice-minutes")
     minutes.clear()
     minutes.send_keys("0.1")
+    page.find("#make-voice").click()  # a build cancelled at once saves nothing
+    wait_for(lambda: page.script("const b = document.querySelector('#cancel-voice'); if (b) b.click(); return !!b;"),
+             60, "the Cancel button")
+    wait_for(lambda: "cancelled" in page.script("return document.querySelector('#build-state')?.textContent || ''"),
+             120, "the build cancelled")
+    assert not page.all("#say")
+    assert "Marcus" not in [v["name"] for v in httpx.get(studio.api("/p/demo/voices")).json()["voices"]]
     page.find("#make-voice").click()
     page.find("#say", 300)
     page.find("#say").click()
@@ -167,7 +178,7 @@ def test_the_demo_film_from_import_to_a_spoken_chat(studio, browser, short_film,
 
     # 6. Chat: a turn by text, then one by microphone.
     page.open("chat")
-    page.find("#chat-input").send_keys("Good evening, Diane. Is the lamp lit tonight?", Keys.ENTER)
+    page.find("#chat-input").send_keys("Good evening, Marcus. Is the lamp lit tonight?", Keys.ENTER)
     turn = page.find(".turn.them[data-state='done']", 300)
     assert turn.find_element("css selector", ".bubble").text.strip()
     # Its speech came in the same stream and started before the turn ended, sentence by sentence.
@@ -183,3 +194,9 @@ def test_the_demo_film_from_import_to_a_spoken_chat(studio, browser, short_film,
     heard = page.all(".turn.me .bubble")[1].text
     assert "lamp" in heard.lower(), heard
     page.shot("07-chat")
+
+    # The film imported at the start has finished meanwhile.
+    page.open("projects")
+    page.find(".project[data-name='short'] button[data-open]", 300)
+    assert "imported" in page.find(".project[data-name='short'] .status").text
+    page.shot("02-projects")

@@ -479,13 +479,30 @@ pages.dataset = async () => {
   needProject();
   const names = await characterNames();
   $("#page").innerHTML = `<h2>Dataset</h2><div class="row">character ${characterPicker(names, "dataset-character")}</div>
-    <div id="dataset"><p class="muted">cutting, cleaning and checking the clips… (the first time takes a while)</p></div>`;
+    <div id="dataset"><p class="muted">cutting, cleaning and checking the clips… (the first time takes a while)</p>
+      <div class="tasks" id="dataset-progress"></div></div>`;
   $("#dataset-character").onchange = (event) => { localStorage.setItem("castvoice.character", event.target.value); route(); };
   const name = $("#dataset-character").value;
   if (!name) return;
-  const view = await getJson(projectUrl(`/dataset/${encodeURIComponent(name)}`));
-  drawDataset(name, view);
+  const view = await whileShowingProgress(name, () => getJson(projectUrl(`/dataset/${encodeURIComponent(name)}`)));
+  if (state.page === "dataset" && $("#dataset-character") && $("#dataset-character").value === name) drawDataset(name, view);
 };
+
+// Await `work` (a request that builds a character's clips), drawing the building's progress into
+// #dataset-progress meanwhile.
+async function whileShowingProgress(name, work) {
+  const poll = async () => {
+    const found = await getJson(projectUrl(`/dataset/${encodeURIComponent(name)}/progress`)).catch(() => null);
+    const box = $("#dataset-progress");
+    if (found && box && Object.keys(found.tasks).length) box.innerHTML = progressRows(found.tasks);
+  };
+  const timer = setInterval(poll, 500);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 function drawDataset(name, view) {
   const s = view.summary;
@@ -498,7 +515,7 @@ function drawDataset(name, view) {
     <td>${c.kept ? `<button data-decide="exclude">Exclude</button>` : `<button data-decide="include">Include</button>`}</td></tr>`).join("");
   const base = projectUrl(`/dataset/${encodeURIComponent(name)}`);
   $("#dataset").innerHTML = `<section class="card"><div class="row"><strong id="kept-summary">${s.kept} of ${s.clips} clips kept (${(s.kept_seconds / 60).toFixed(1)} min)</strong></div>
-      <ul>${dropped}</ul>
+      <ul>${dropped}</ul><div class="tasks" id="dataset-progress"></div>
       <div class="row"><label>voice similarity at least <input type="range" id="threshold" min="0" max="1" step="0.05" value="${minSimilarity}">
         <span id="threshold-value">${fmt(minSimilarity)}</span></label> <span id="threshold-preview" class="muted"></span>
         <button id="apply-threshold">Apply</button></div>
@@ -522,7 +539,7 @@ function drawDataset(name, view) {
   };
   $("#apply-threshold").onclick = async () => {
     show("checking the clips again…");
-    const next = await attempt(() => getJson(`${base}/checks`, { json: { checks: { min_similarity: Number($("#threshold").value) } } }), "threshold applied");
+    const next = await attempt(() => whileShowingProgress(name, () => getJson(`${base}/checks`, { json: { checks: { min_similarity: Number($("#threshold").value) } } })), "threshold applied");
     if (next) drawDataset(name, next);
   };
   $("#clips").onclick = async (event) => {
@@ -550,6 +567,7 @@ pages.voice = async () => {
 };
 
 async function drawVoice(name) {
+  clearTimeout(state.timer); // one redraw at a time while a build runs
   const listing = await getJson(projectUrl("/voices"));
   const voice = listing.voices.find((v) => v.name.toLowerCase() === (name || "").toLowerCase());
   const build = listing.builds;
@@ -559,6 +577,7 @@ async function drawVoice(name) {
   $("#voice").innerHTML = `<section class="card"><h3>${voice ? `${esc(voice.name)}'s voice <span class="muted">(${esc(voice.backend)}, ${esc(voice.source)})</span>` : `${esc(name)} has no voice yet`}</h3>
       <div class="row"><label>minutes <input type="text" id="voice-minutes" value="1" size="3"></label>
         <button id="make-voice" class="primary" ${building ? "disabled" : ""}>${voice ? "Make again" : "Make the voice"}</button>
+        ${building ? `<button id="cancel-voice" ${build.cancelling ? "disabled" : ""}>Cancel</button>` : ""}
         <label><input type="checkbox" id="voice-train"> train (fine-tune, slower)</label></div>
       ${build.state !== "none" ? `<p class="state-${esc(build.state)}" id="build-state">${esc(build.state)} ${esc(build.message)}</p><div class="tasks">${progressRows(build.tasks)}</div>` : ""}
     </section>
@@ -574,6 +593,11 @@ async function drawVoice(name) {
     const body = { name, train: $("#voice-train").checked, minutes: Number($("#voice-minutes").value) || 1 };
     if (await attempt(() => getJson(projectUrl("/voices"), { json: body }), "making the voice in the background")) drawVoice(name);
   };
+  if (building) {
+    $("#cancel-voice").onclick = async () => {
+      if (await attempt(() => getJson(projectUrl("/voices/cancel"), { method: "POST" }), "cancelling the voice")) drawVoice(name);
+    };
+  }
   if (building) state.timer = setTimeout(() => state.page === "voice" && drawVoice(name).catch((e) => show(e.message, true)), 1000);
   else if (build.state === "failed") show(build.message, true);
   if (!voice) return;
