@@ -33,7 +33,8 @@ demo: setup
 	@echo "Marcus's voice:   $(WS)/voices/marcus.cvoice, trained on his clips (similarity before and after in $(DEMO)/marcus-report.html), in $(DEMO)/marcus-says.wav"
 	@echo "Diane's reply:    $(DEMO)/diane-replies.wav (talk on with: $(CASTVOICE) chat Diane -w $(WS))"
 
-test: setup
+test:
+	@scripts/setup.sh --test
 	$(VENV)/bin/python -m pytest -q --durations=30
 
 bench: setup

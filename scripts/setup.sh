@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install everything castvoice needs on a fresh Debian machine; quick when already done.
+# With --test, also what the tests need beyond that (a headless browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ want=$(cat requirements.lock pyproject.toml scripts/setup.sh | sha256sum | cut -
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v npm >/dev/null || missing+=(npm)
+if [ "${1:-}" = "--test" ]; then  # the studio's browser tests drive Debian's chromium through chromedriver
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

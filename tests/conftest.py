@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from castvoice.workspace import copy_workspace
+
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 if not EVAL.is_dir():
     EVAL = Path(os.environ.get("CASTVOICE_EVAL", "../shared/eval")).resolve()
@@ -82,3 +84,25 @@ def assert_heard(heard: str, said: str, max_errors: float = 0.25) -> None:
     found = jiwer.process_words(reference, hypothesis)
     rate = (found.substitutions + found.deletions) / max(1, len(reference.split()))
     assert rate <= max_errors, f"heard {heard!r} for {said!r} ({rate:.0%} of the words wrong or missing)"
+
+
+@pytest.fixture(scope="session")
+def short_film(demo, tmp_path_factory) -> Path:
+    """The first 14 seconds of the demo film (short.mp4) with the subtitles that fall in them (short.srt)."""
+    import pysubs2
+
+    out = tmp_path_factory.mktemp("short")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", demo / "demo.mp4", "-t", "14", "-c", "copy",
+                    out / "short.mp4"], check=True)
+    subs = pysubs2.load(str(demo / "demo.srt"))
+    subs.events = [e for e in subs.events if e.end <= 14.0 * 1000]
+    subs.save(str(out / "short.srt"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def projects(demo_workspace, tmp_path_factory) -> Path:
+    """A projects folder holding a copy of the demo workspace, as the project 'demo'."""
+    folder = tmp_path_factory.mktemp("projects")
+    copy_workspace(demo_workspace, folder / "demo")
+    return folder

@@ -94,7 +94,8 @@ def test_only_front_ends_import_the_benchmarks():
 
 
 def test_only_front_ends_import_the_application_layer():
-    front_ends = ("castvoice.app", "castvoice.cli", "castvoice.service", "castvoice.bench", "castvoice.__main__")
+    front_ends = ("castvoice.app", "castvoice.cli", "castvoice.service", "castvoice.studio", "castvoice.bench",
+                  "castvoice.__main__")
     offenders = {name: sorted(t for t in targets if t.startswith("castvoice.app"))
                  for name, targets in GRAPH.items() if not name.startswith(front_ends)}
     assert {k: v for k, v in offenders.items() if v} == {}
@@ -108,7 +109,7 @@ def test_sql_lives_in_the_workspace(name):
 
 def test_the_command_line_calls_the_application_layer():
     allowed = ("castvoice.app", "castvoice.cli", "castvoice.bench", "castvoice.console", "castvoice.errors",
-               "castvoice.progress", "castvoice.workspace", "castvoice.service.server")
+               "castvoice.progress", "castvoice.workspace", "castvoice.service.server", "castvoice.studio.server")
     offenders = {name: sorted(t for t in targets if not t.startswith(allowed))
                  for name, targets in GRAPH.items() if name.startswith("castvoice.cli")}
     assert {k: v for k, v in offenders.items() if v} == {}

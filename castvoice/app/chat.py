@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from castvoice.assistant.audio import Heard
 from castvoice.assistant.memory import MemoryStore
@@ -14,6 +15,9 @@ from castvoice.assistant.turn import Turn
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
 from castvoice.workspace.conversations import Memory
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ChatSession:
@@ -45,15 +49,17 @@ class ChatSession:
     def id(self) -> str:
         return self.conversation.id
 
-    def answer(self, message: str, echo: Callable[[str], None] | None = None, mood: str | None = None) -> Turn:
+    def answer(self, message: str, echo: Callable[[str], None] | None = None, mood: str | None = None,
+               listen: Callable[[np.ndarray, int], None] | None = None) -> Turn:
         """Reply to `message` (spoken with `mood`, if it was spoken): its pieces go to `echo` as they come, and
-        its sentences are spoken as they end."""
+        its sentences are spoken as they end, each piece of speech also going to `listen` (samples, sample
+        rate) as it is made."""
         from castvoice.assistant.turn import take_turn
 
         file = self.out
         if file is None and not self.play and self.voice is not None:
             file = self.ws.chat_dir(self.id) / f"{self.conversation.next_exchange_number():03d}.wav"
-        turn = take_turn(self.conversation, message, self.voice, file, self.play, echo, mood)
+        turn = take_turn(self.conversation, message, self.voice, file, self.play, echo, mood, listen)
         self.conversation.warm()  # the exchange just made is read now, while the user reads the reply
         return turn
 

@@ -15,8 +15,8 @@ from castvoice.dataset.types import DatasetClip
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
 
-__all__ = ["CheckSettings", "CleanSettings", "EnhanceSettings", "clean", "summarise", "set_override", "references",
-           "export", "report"]
+__all__ = ["CheckSettings", "CleanSettings", "EnhanceSettings", "clean", "settings", "summarise", "set_override",
+           "clip_audio", "references", "export", "report"]
 
 
 def clean(ws: Workspace, name: str, settings: CleanSettings | None = None) -> list[DatasetClip]:
@@ -29,6 +29,14 @@ def clean(ws: Workspace, name: str, settings: CleanSettings | None = None) -> li
         return built_clips(ws, name)
     with ws.exclusive():
         return clean_clips(ws, name, settings)
+
+
+def settings(ws: Workspace, name: str) -> CleanSettings:
+    """The settings a character's clips were last cleaned and checked with (the defaults before that)."""
+    from castvoice.dataset.clean import stored_settings
+    from castvoice.workspace.catalog import character_name
+
+    return stored_settings(ws, character_name(ws, name)) or CleanSettings()
 
 
 @dataclass
@@ -64,6 +72,17 @@ def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:
 
     with ws.exclusive():
         return override(ws, label, decision)
+
+
+def clip_audio(ws: Workspace, label: str) -> Path:
+    """The cleaned audio file of a built clip."""
+    from castvoice.workspace import catalog
+
+    character = catalog.clip_character(ws, label)
+    found = [c for c in catalog.clips_of(ws, character) if c.id == label] if character else []
+    if not found:
+        raise CastvoiceError(f"no clip {label!r}; build the character's clips first", ws.root)
+    return found[0].audio_file
 
 
 def references(ws: Workspace, name: str, count: int = 5) -> list[Reference]:

@@ -186,6 +186,16 @@ def ingest(
         return result
 
 
+def check_inputs(movie: Path, subs: Path | None = None, script: Path | None = None) -> MediaInfo:
+    """Read a movie and its text sources as ingest will, writing nothing: its errors, before any work starts."""
+    info = probe(Path(movie).resolve())
+    if subs is not None:
+        read_subtitles(subs, duration=info.duration)
+    if script is not None:
+        read_screenplay(script)
+    return info
+
+
 def _inputs(ws: Workspace, subs: Path | None, script: Path | None, subs_offset: float | None, no_subs: bool,
             no_script: bool) -> tuple[Path | None, Path | None, float]:
     """The subtitles, screenplay and offset to use: as given, else as given before in this workspace."""

@@ -14,12 +14,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from castvoice.assistant.conversation import Conversation
 from castvoice.console import log
 from castvoice.text.sentences import SentenceCutter
 from castvoice.voice.profile import VoiceProfile, speaking_voice
 from castvoice.voice.speak import AudioSink
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Words in the first spoken piece: Kokoro takes about a second for five words on 2 cores, and the reply's
 # first audio waits for it.
@@ -52,15 +56,16 @@ class Turn:
 
 def take_turn(conversation: Conversation, message: str, voice: VoiceProfile | None = None,
               out: Path | None = None, play: bool = False, echo: Callable[[str], None] | None = None,
-              mood: str | None = None) -> Turn:
+              mood: str | None = None, listen: Callable[[np.ndarray, int], None] | None = None) -> Turn:
     """Answer `message` (spoken with `mood`, if it was spoken): the reply's pieces go to `echo` as they come,
-    and with a `voice` its sentences are spoken into the WAV file `out` and/or the speakers. Speech that fails
-    leaves the text reply whole."""
+    and with a `voice` its sentences are spoken into the WAV file `out` and/or the speakers, each piece of
+    speech also going to `listen` (samples, sample rate) as it is made. Speech that fails leaves the text
+    reply whole."""
     began = time.perf_counter()
     pieces, first_text = [], None
     stream = conversation.reply(message, mood)
     prompted = time.perf_counter() - began
-    speaker = ReplySpeaker(voice, out, play, began) if voice is not None and (out or play) else None
+    speaker = ReplySpeaker(voice, out, play, began, listen) if voice is not None and (out or play or listen) else None
 
     def take(source) -> float:
         """Pass the pieces on; the seconds from the message to the end of the text."""
@@ -107,8 +112,8 @@ class ReplySpeaker:
     """
 
     def __init__(self, profile: VoiceProfile, out: Path | None = None, play: bool = False,
-                 began: float | None = None) -> None:
-        self.profile, self.out, self.play = profile, out, play
+                 began: float | None = None, listen: Callable[[np.ndarray, int], None] | None = None) -> None:
+        self.profile, self.out, self.play, self.listen = profile, out, play, listen
         self.began = began if began is not None else time.perf_counter()
         self.result = SpokenReply()
         self._sentences: queue.Queue = queue.Queue()
@@ -141,6 +146,8 @@ class ReplySpeaker:
                     started = time.perf_counter()
                     for chunk in backend.stream(sentence, voice, speed, language):
                         sink.write(chunk, backend.sample_rate)
+                        if self.listen is not None:
+                            self.listen(chunk, backend.sample_rate)
                         self.result.seconds += len(chunk) / backend.sample_rate
                         if self.result.first_audio is None:
                             self.result.first_audio = time.perf_counter() - self.began

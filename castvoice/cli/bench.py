@@ -21,6 +21,16 @@ def bench_ingest(
     run(movies, out)
 
 
+@bench_app.command("studio")
+def bench_studio(
+    out: OutOption = None,
+) -> None:
+    """Time from opening each studio page to its content, and to the first audio of a typed line, in chromium."""
+    from castvoice.bench.studio import run as measure
+
+    measure(out)
+
+
 @bench_app.command("accuracy")
 def bench_accuracy(
     out: OutOption = None,

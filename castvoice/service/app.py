@@ -123,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
                               "models loaded. /v1/audio/* follow OpenAI's audio API.")
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     _add_error_handlers(app)
+    app.state.engine, app.state.work, app.state.settings = engine, work, settings  # for front ends mounted on it
 
     def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if settings.token is None:
@@ -151,7 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
 
             audio = await work.run(whole, timeout, request.is_disconnected)
             return Response(audio, media_type=fmt.media_type)
-        return await _streamed(work, make, engine.say, fmt_name, request, timeout)
+        return await streamed(work, make, engine.say, fmt_name, request, timeout)
 
     async def reference_voice(upload: UploadFile, backend: str | None, language: str | None, budget: float,
                               request: Request) -> VoiceProfile:
@@ -301,7 +302,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-async def _streamed(work: WorkQueue, make: Callable[[], Speech],
+async def streamed(work: WorkQueue, make: Callable[[], Speech],
                     say: Callable[[Speech, Job], Iterator[np.ndarray]], fmt_name: str, request: Request,
                     timeout: float) -> StreamingResponse:
     """Speech sent as it is made. The answer starts once the first piece is ready, so that a bad request

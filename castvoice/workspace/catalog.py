@@ -109,6 +109,14 @@ def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:
     return _line_records(ws.conn.execute(_LINES + " WHERE c.name = ? ORDER BY l.start, l.id", (name,)))
 
 
+def line(ws: Workspace, line_id: int) -> LineRecord:
+    """One line by its id."""
+    found = _line_records(ws.conn.execute(_LINES + " WHERE l.id = ?", (line_id,)))
+    if not found:
+        raise CastvoiceError(f"no line {line_id} in this workspace", ws.root)
+    return found[0]
+
+
 def renamable_lines(ws: Workspace, source: str) -> list[LineRecord]:
     """Lines, in film order, that a name from `source` may (re)name: unnamed, or named by `source` or weaker."""
     weaker = weaker_sources(source)

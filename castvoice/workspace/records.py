@@ -127,6 +127,15 @@ def name_speaker(conn: sqlite3.Connection, label: str, name: str) -> list[int] |
     return [r[0] for r in conn.execute("SELECT id FROM lines WHERE speaker_id = ?", (speaker[0],))]
 
 
+def set_line_text(conn: sqlite3.Connection, line_id: int, text: str, was: str | None) -> str | None:
+    """Change a line's text when it still reads `was` (None: whatever it reads); returns the text it had, or
+    None when there is no such line. The text is left as it was when it no longer reads `was`."""
+    row = conn.execute("SELECT text FROM lines WHERE id = ?", (line_id,)).fetchone()
+    if row is not None and (was is None or row[0] == was):
+        conn.execute("UPDATE lines SET text = ? WHERE id = ?", (text, line_id))
+    return None if row is None else row[0]
+
+
 def store_clip(conn: sqlite3.Connection, clip: DatasetClip, steps: list[dict], line_ids: list[int],
                fingerprint: str, root: Path) -> None:
     """A built dataset clip with its scores and the cleaning steps taken (its file relative to `root`)."""
