@@ -30,6 +30,7 @@ from castvoice.text.types import Screenplay, SubtitleTrack
 from castvoice.workspace import Workspace, catalog, db, default_for_movie, is_workspace, records, snapshots
 from castvoice.workspace.catalog import ClipOverride, LineRecord
 from castvoice.workspace.names import USER_SOURCES, drop_unused_characters, name_line
+from castvoice.app.films import joins_as_film
 
 ATTRIBUTION_VERSION = "1"
 ASR_LINES_VERSION = "3"  # sentences cut at pauses, capitals and speaker changes
@@ -126,10 +127,15 @@ def ingest(
     `no_script`: none). Names and clip decisions given by hand follow their lines when the lines change; a
     rerun that would lose some refuses unless `discard_edits`. Before results are replaced, the database
     is copied (`castvoice undo`). With `text_only`, only the subtitle path runs (no alignment, diarization
-    or voice naming)."""
+    or voice naming).
+
+    Into a workspace that holds another film, the movie joins as one more film of the project (or replaces
+    its film of the same name): see `castvoice.app.films`."""
     movie = Path(movie).resolve()
-    info = probe(movie)
     ws = Workspace(workspace or default_for_movie(movie))
+    if joins_as_film(ws.root, movie):
+        return _add_to_project(ws, movie, subs, script, subs_offset, language, asr_model, num_speakers, text_only)
+    info = probe(movie)
     given = (subs, script)
     subs, script, subs_offset = _inputs(ws, subs, script, subs_offset, no_subs, no_script)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
@@ -180,10 +186,23 @@ def ingest(
                 ws.close()
                 shutil.rmtree(created, ignore_errors=True)
             raise
+        settings = {"movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset}
         with ws.transaction() as conn:
-            records.set_settings(conn, {"movie": movie, "subtitles": subs or "", "screenplay": script or "",
-                                        "subs_offset": subs_offset})
+            records.set_settings(conn, settings)
+            records.set_film_settings(conn, 1, {**settings, "language": db.get_setting(conn, "language") or "",
+                                                "title": db.get_setting(conn, "title") or ""})
         return result
+
+
+def _add_to_project(ws: Workspace, movie: Path, subs: Path | None, script: Path | None, subs_offset: float | None,
+                    language: str | None, asr_model: str, num_speakers: int | None, text_only: bool) -> IngestResult:
+    """Ingest a movie as one film of a project of many, in one step that lands whole or not at all."""
+    from castvoice.app.films import FilmSource, IngestOptions, add_film
+
+    source = FilmSource(movie, subs, script, subs_offset)
+    outcome = add_film(ws, source, IngestOptions(language, asr_model, num_speakers, text_only))
+    log.info("%s joined the project as film %d", source.name, outcome.film_id)
+    return IngestResult(ws, ["film"], [])
 
 
 def _inputs(ws: Workspace, subs: Path | None, script: Path | None, subs_offset: float | None, no_subs: bool,
