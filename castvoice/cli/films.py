@@ -37,7 +37,7 @@ def _runner(ray: Optional[str], workers: int):
 
 def _print_result(result, as_json: bool) -> None:
     if as_json:
-        print_json(asdict(result))
+        print_json({**asdict(result), "workspace": str(result.workspace)})
         return
     for film in result.films:
         if film.status == "failed":

@@ -4,6 +4,7 @@ a character recognised by voice across films, the watcher, and bad input."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -128,7 +129,7 @@ def test_a_folder_with_no_films(tmp_path):
 
 def test_films_with_the_same_name(library, tmp_path):
     (tmp_path / "other").mkdir()
-    (tmp_path / "other" / "ep1.mkv").symlink_to(library / "ep1.mp4")
+    shutil.copyfile(library / "ep1.mp4", tmp_path / "other" / "ep1.mkv")
     with pytest.raises(CastvoiceError, match="two films share the name 'ep1'"):
         find_films([library / "ep1.mp4", tmp_path / "other"])
 
