@@ -3,9 +3,16 @@ a character recognised by voice across films, the watcher, and bad input."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from contextlib import closing
@@ -155,44 +162,90 @@ def test_a_full_disk_leaves_no_film_half_written(library, two_film_project, smal
 # --- Ray ------------------------------------------------------------------------------------------------------
 
 
+def _free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _ray_start(*args: str, temp_dir: Path) -> int:
+    """Run `ray start` in a session of its own and return that session's process group: the daemons it
+    leaves behind (GCS, raylet, their workers) stay in it, so the group is exactly this node's processes."""
+    ray = Path(sys.executable).with_name("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    started = subprocess.Popen([str(ray), "start", *args, "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
+                                "--object-store-memory", str(100 << 20), "--disable-usage-stats"],
+                               env=env, cwd=temp_dir, start_new_session=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    output, _ = started.communicate(timeout=180)
+    if started.returncode != 0:
+        _kill_group(started.pid)
+        pytest.fail(f"`ray start {' '.join(args)}` failed:\n{output[-3000:]}")
+    return started.pid
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+
+
 @pytest.fixture
 def ray_cluster():
-    """A real Ray cluster on this machine: a head and a second worker node, one CPU each, bound to 127.0.0.1."""
+    """A real Ray cluster on this machine, started as a user would: `ray start --head` and a second node
+    joining it with `ray start --address`, one CPU each, joined and reached at 127.0.0.1 (Ray registers the
+    nodes under the machine's own address, which is local too). Yields the address and a
+    function that kills the second node (every process it started). Only this cluster's processes are
+    ended afterwards (by their process groups), never other Ray clusters on the machine."""
     pytest.importorskip("ray")
-    from ray.cluster_utils import Cluster
-
-    small = {"num_cpus": 1, "object_store_memory": 80 << 20, "node_ip_address": "127.0.0.1"}
-    cluster = Cluster(initialize_head=True, head_node_args={**small, "include_dashboard": False})
-    worker = cluster.add_node(**small)
-    cluster.wait_for_nodes()
+    temp_dir = Path(tempfile.mkdtemp(prefix="cvray", dir="/tmp"))  # short: Ray's socket paths must fit
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    groups = []
     try:
-        yield cluster, worker
+        groups.append(_ray_start("--head", "--port", str(port), "--include-dashboard", "false",
+                                 "--temp-dir", str(temp_dir), temp_dir=temp_dir))
+        groups.append(_ray_start("--address", address, temp_dir=temp_dir))
+        yield address, lambda: _kill_group(groups[1])
     finally:
-        cluster.shutdown()
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        for group in reversed(groups):
+            _kill_group(group)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-@pytest.mark.skip(reason="the local cluster does not come up here yet: Ray's client looks for the GCS at the "
-                         "machine's own address while the nodes bind 127.0.0.1, and task submission hangs")
 def test_a_batch_on_ray_survives_a_worker_that_dies(library, ray_cluster, tmp_path):
     from castvoice.app.cluster import run_on_ray
 
-    cluster, worker = ray_cluster
+    address, kill_the_second_node = ray_cluster
     project = tmp_path / "series"
+    finished = threading.Event()
+    killed = []
 
-    def kill_the_worker_node_mid_run():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any((project / "films").glob("*/castvoice.db")):
+    def kill_the_second_node_mid_run():
+        # Two films run at once on two one-CPU nodes, so once two have started, one runs on the second node.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(list((project / "films").glob("*/castvoice.db"))) < 2:
             time.sleep(0.2)
         time.sleep(2)
-        cluster.remove_node(worker, allow_graceful=False)
+        killed.append(not finished.is_set())
+        kill_the_second_node()
 
-    killer = threading.Thread(target=kill_the_worker_node_mid_run)
+    killer = threading.Thread(target=kill_the_second_node_mid_run)
     killer.start()
-    result = batch([library], project, IngestOptions(), run_on_ray(cluster.address, workers=2), workers=2)
-    killer.join()
+    try:
+        result = batch([library], project, IngestOptions(), run_on_ray(address, workers=2), workers=2)
+    finally:
+        finished.set()
+        killer.join()
+    assert killed == [True], "the second node was not killed while the batch ran"
     status = {f.name: f.status for f in result.films}
     assert status == {"broken": "failed", "ep1": "joined", "ep2": "joined", "ep3": "joined"}
+    assert "broken.mp4" in next(f.error for f in result.films if f.name == "broken")
     counts = _film_rows(project)
     assert set(counts) == {"ep1", "ep2", "ep3"} and all(counts.values())
     with closing(sqlite3.connect(project / "castvoice.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM stages GROUP BY film_id").fetchall() == [(7,)] * 3
+        assert conn.execute("SELECT COUNT(*), COUNT(DISTINCT name) FROM films").fetchone() == (3, 3)
