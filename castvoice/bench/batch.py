@@ -31,6 +31,7 @@ def _demo_library(folder: Path, count: int) -> list[Path]:
     from castvoice.demo.film import build
 
     demo = build(cache_dir() / "demo-film").parent  # build returns the film; its text lies beside it
+    folder.mkdir(parents=True, exist_ok=True)
     films = []
     for number in range(1, count + 1):
         film = folder / f"film{number}.mp4"
