@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from castvoice.console import log
-from castvoice.errors import CastvoiceError
+from castvoice.errors import CastvoiceError, user_error
 from castvoice.media.decode import decode_audio
 from castvoice.media.embedded import read_embedded_dialogue
 from castvoice.media.probe import MediaInfo, probe
@@ -27,7 +27,9 @@ from castvoice.text.subtitles import read_subtitles, track_from_dialogue
 from castvoice.progress import track
 from castvoice.spans import Segment
 from castvoice.text.types import Screenplay, SubtitleTrack
-from castvoice.workspace import Workspace, catalog, db, default_for_movie, is_workspace, records, snapshots
+from castvoice.speech.finding import SpeakerMatch
+from castvoice.text.normalize import slug
+from castvoice.workspace import Workspace, catalog, db, default_for_movie, films, is_workspace, records, snapshots
 from castvoice.workspace.catalog import ClipOverride, LineRecord
 from castvoice.workspace.names import USER_SOURCES, drop_unused_characters, name_line
 
@@ -126,10 +128,15 @@ def ingest(
     `no_script`: none). Names and clip decisions given by hand follow their lines when the lines change; a
     rerun that would lose some refuses unless `discard_edits`. Before results are replaced, the database
     is copied (`castvoice undo`). With `text_only`, only the subtitle path runs (no alignment, diarization
-    or voice naming)."""
+    or voice naming).
+
+    Into a workspace that holds another film, the movie joins as one more film of the project (or replaces
+    its film of the same name): see `castvoice.app.films`."""
     movie = Path(movie).resolve()
-    info = probe(movie)
     ws = Workspace(workspace or default_for_movie(movie))
+    if joins_as_film(ws.root, movie):
+        return _add_to_project(ws, movie, subs, script, subs_offset, language, asr_model, num_speakers, text_only)
+    info = probe(movie)
     given = (subs, script)
     subs, script, subs_offset = _inputs(ws, subs, script, subs_offset, no_subs, no_script)
     track, subs_fp = _load_subtitles(info, subs, subs_offset)
@@ -180,9 +187,11 @@ def ingest(
                 ws.close()
                 shutil.rmtree(created, ignore_errors=True)
             raise
+        settings = {"movie": movie, "subtitles": subs or "", "screenplay": script or "", "subs_offset": subs_offset}
         with ws.transaction() as conn:
-            records.set_settings(conn, {"movie": movie, "subtitles": subs or "", "screenplay": script or "",
-                                        "subs_offset": subs_offset})
+            records.set_settings(conn, settings)
+            records.set_film_settings(conn, 1, {**settings, "language": db.get_setting(conn, "language") or "",
+                                                "title": db.get_setting(conn, "title") or ""})
         return result
 
 
@@ -194,6 +203,15 @@ def check_inputs(movie: Path, subs: Path | None = None, script: Path | None = No
     if script is not None:
         read_screenplay(script)
     return info
+
+
+def _add_to_project(ws: Workspace, movie: Path, subs: Path | None, script: Path | None, subs_offset: float | None,
+                    language: str | None, asr_model: str, num_speakers: int | None, text_only: bool) -> IngestResult:
+    """Ingest a movie as one film of a project of many, in one step that lands whole or not at all."""
+    source = FilmSource(movie, subs, script, subs_offset)
+    outcome = add_film(ws, source, IngestOptions(language, asr_model, num_speakers, text_only))
+    log.info("%s joined the project as film %d", source.name, outcome.film_id)
+    return IngestResult(ws, ["film"], [])
 
 
 def _inputs(ws: Workspace, subs: Path | None, script: Path | None, subs_offset: float | None, no_subs: bool,
@@ -359,3 +377,121 @@ def _attribution_stage(ws: Workspace) -> Writer:
         return {"considered": len(lines), "named_by_screenplay": named}
 
     return write
+
+# Projects of many films. A film joins a project in two steps. Its ingest runs on its own, in a one-film
+# workspace under the project's films/<name>/ (a worker may do this, anywhere the project's folder is
+# mounted); a killed ingest resumes there from its last finished stage. Then the project's one writer
+# copies the film into the project's database in one transaction and matches its unnamed speakers to
+# the characters of the other films by voice: a project never holds half a film.
+
+
+@dataclass(frozen=True)
+class FilmSource:
+    """A film to ingest and the text found beside it."""
+
+    movie: Path
+    subs: Path | None = None
+    script: Path | None = None
+    subs_offset: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.movie.stem
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How every film of a batch is ingested (as `castvoice ingest` takes them)."""
+
+    language: str | None = None
+    asr_model: str = "base"
+    num_speakers: int | None = None
+    text_only: bool = False
+
+
+@dataclass
+class FilmOutcome:
+    """What became of one film: joined the project, skipped as already there, or failed with a reason."""
+
+    name: str
+    status: str  # joined, skipped, failed
+    seconds: float = 0.0
+    error: str | None = None
+    film_id: int | None = None
+    matches: list[SpeakerMatch] = field(default_factory=list)
+
+
+def film_fingerprint(source: FilmSource, options: IngestOptions) -> str:
+    """What a film's ingest depends on: a rerun of a batch skips a film whose fingerprint is unchanged."""
+    from castvoice.assets import sha256_file
+
+    stat = source.movie.stat()
+    texts = [sha256_file(p)[:16] if p else None for p in (source.subs, source.script)]
+    return db.fingerprint(str(source.movie), stat.st_size, stat.st_mtime_ns, texts, source.subs_offset, vars(options))
+
+
+def ingest_alone(source: FilmSource, folder: Path, options: IngestOptions) -> FilmOutcome:
+    """Ingest one film into its own one-film workspace `folder` (resuming one cut off before). A film's own
+    problem (a corrupt file, a full disk) comes back as the outcome's one-line reason, not as an error."""
+    began = time.perf_counter()
+    try:
+        ingest(source.movie, source.subs, source.script, source.subs_offset, folder, language=options.language,
+               asr_model=options.asr_model, num_speakers=options.num_speakers, text_only=options.text_only)
+    except Exception as error:  # noqa: BLE001 - every film's failure is reported, and the others go on
+        problem = user_error(error)
+        if problem is None:
+            log.debug("ingest of %s failed", source.movie, exc_info=True)
+        reason = str(problem) if problem is not None else f"{type(error).__name__}: {error}".splitlines()[0]
+        return FilmOutcome(source.name, "failed", time.perf_counter() - began, reason)
+    return FilmOutcome(source.name, "ingested", time.perf_counter() - began)
+
+
+def join_film(project: Workspace, source: FilmSource, fingerprint: str) -> FilmOutcome:
+    """Copy a film ingested alone (`ingest_alone` into the project's films/<name>/) into the project in one
+    transaction, replacing the film of that name, and match its speakers to the other films' characters."""
+    from castvoice.speech.finding import match_speakers_across_films
+
+    alone = Workspace(project.film_staging(source.name))
+    prefix = f"{slug(source.name)}-"
+    for label in [s.label for s in catalog.speakers(alone)]:
+        project.speaker_sample(prefix + label).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(alone.speaker_sample(label), project.speaker_sample(prefix + label))
+    alone.close()
+    folder = str(alone.root.relative_to(project.root))
+    with films.attached(project.conn, alone.db_path):
+        with project.transaction() as conn:
+            film = films.copy_film(conn, source.name, str(source.movie), folder, fingerprint, prefix)
+            matches = match_speakers_across_films(project.for_film(film))
+    for match in matches:
+        if match.conflict:
+            log.warning("%s, speaker %s: %s; not named (name it with `castvoice name`)", source.name,
+                        match.speaker, match.conflict)
+        elif match.character:
+            log.info("%s, speaker %s sounds like %s (%.2f): %d lines named", source.name, match.speaker,
+                     match.character, match.similarity, match.lines_named)
+    return FilmOutcome(source.name, "joined", film_id=film, matches=matches)
+
+
+def add_film(project: Workspace, source: FilmSource, options: IngestOptions) -> FilmOutcome:
+    """Ingest one film into a project of many (`castvoice ingest` on a project that holds other films)."""
+    with project.exclusive():
+        outcome = ingest_alone(source, project.film_staging(source.name), options)
+        if outcome.status == "failed":
+            raise CastvoiceError(outcome.error or "ingest failed", source.movie)
+        joined = join_film(project, source, film_fingerprint(source, options))
+        joined.seconds = outcome.seconds
+        return joined
+
+
+def joins_as_film(workspace: Path, movie: Path) -> bool:
+    """Whether ingesting `movie` into `workspace` adds (or redoes) a film of a project of many, rather than
+    making or updating a one-film workspace in place."""
+    if not is_workspace(workspace):
+        return False
+    ws = Workspace(workspace)
+    try:
+        known = catalog.films(ws)
+    finally:
+        ws.close()
+    in_place = len(known) == 1 and known[0].folder == "" and known[0].name.casefold() == movie.stem.casefold()
+    return bool(known) and not in_place

@@ -8,6 +8,7 @@ import sys
 
 # Each command module registers its commands; in this order they are listed in --help.
 from castvoice.cli import project  # noqa: F401
+from castvoice.cli import films  # noqa: F401
 from castvoice.cli import dataset  # noqa: F401
 from castvoice.cli import voice  # noqa: F401
 from castvoice.cli import chat  # noqa: F401

@@ -138,3 +138,16 @@ def bench_conversation(
     from castvoice.bench.conversation import run as measure
 
     measure(out, limit)
+
+
+@bench_app.command("batch")
+def bench_batch(
+    movies: Annotated[Optional[list[Path]], typer.Argument(help="Films (default: copies of the demo film).")] = None,
+    count: Annotated[int, typer.Option("--count", min=2, help="Copies of the demo film when no films are given.")] = 3,
+    out: OutOption = None,
+) -> None:
+    """Films per hour of `castvoice batch` with 1 and 2 workers against a plain sequential run, and an estimate
+    for 1,000 feature films on N nodes."""
+    from castvoice.bench.batch import run as measure
+
+    measure(movies, out, count)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterator
+from itertools import groupby
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,27 +78,37 @@ def _plan(ws: Workspace, name: str, settings: CleanSettings | None) -> _Plan:
         raise CastvoiceError(f"{name!r} has no lines to build a dataset from", ws.root)
     character = lines[0].character
     settings = settings or stored_settings(ws, character) or CleanSettings()
-    language = db.get_setting(ws.conn, "language") or "en"
+    language = catalog.film_setting(ws.for_film(lines[0].film_id), "language") or db.get_setting(
+        ws.conn, "language") or "en"
     words = catalog.words_by_line(ws)
-    duration = media_duration(ws)
     folder = ws.clips_dir(character)
     voices = VoiceScorer(ws, character, settings.checks.min_similarity)
     existing = catalog.clip_fingerprints(ws, character)
     labels, todo = [], []
-    for group in group_lines(lines, settings.checks, ws):
+    for film, group in _groups_by_film(ws, lines, settings.checks):
         label = f"{slug(character)}_{group[0].id:05d}"
         labels.append(label)
-        busy = catalog.other_voices(ws, [line.id for line in group], group[0].start - 2 * REACH,
+        busy = catalog.other_voices(film, [line.id for line in group], group[0].start - 2 * REACH,
                                     group[-1].end + 2 * REACH)
-        kept = salvage(group, words, busy, duration)
-        cut = _cut(ws, kept)
+        kept = salvage(group, words, busy, media_duration(film))
+        cut = _cut(film, kept)
         # Thresholds are left out: changing one only re-judges the stored scores, below.
         fingerprint = db.fingerprint(CLEAN_VERSION, asdict(settings.clean), settings.checks.asr_model, language,
                               cut.start, cut.end, [(ln.id, ln.text, ln.start, ln.end) for ln in group],
                               asdict(kept), voices.version)
         if existing.get(label) != fingerprint or not (folder / f"{label}.flac").is_file():
-            todo.append(_Pending(label, group, cut, kept, fingerprint, busy))
+            todo.append(_Pending(label, group, cut, kept, fingerprint, busy, film))
     return _Plan(character, settings, language, folder, voices, labels, todo, sorted(set(existing) - set(labels)))
+
+
+def _groups_by_film(ws: Workspace, lines: list[LineRecord],
+                    checks: CheckSettings) -> Iterator[tuple[Workspace, list[LineRecord]]]:
+    """A character's lines grouped into clips film by film (a clip never spans two films), each with the
+    workspace seen from its film."""
+    for film_id, film_lines in groupby(lines, key=lambda line: line.film_id):
+        film = ws.for_film(film_id)
+        for group in group_lines(list(film_lines), checks, film):
+            yield film, group
 
 
 def built_clips(ws: Workspace, name: str) -> list[DatasetClip]:
@@ -122,13 +134,13 @@ def clean_clips(ws: Workspace, name: str, settings: CleanSettings | None = None)
 
         def cleaner_jobs():
             for pending in plan.todo:
-                sources.append(_source_audio(ws, pending))
+                sources.append(_source_audio(pending))
                 yield sources[-1]
 
         for pending, cleaned in zip(plan.todo, enhance_many(cleaner_jobs(), settings.clean)):
             clip = _scored_clip(pending, sources.popleft(), cleaned, plan)
-            if (recut := _without_unheard_edges(ws, pending, clip, plan)) is not None:
-                raw, rate, words = source = _source_audio(ws, recut)
+            if (recut := _without_unheard_edges(pending, clip, plan)) is not None:
+                raw, rate, words = source = _source_audio(recut)
                 cleaned_again = enhance(raw, rate, settings.clean, words)
                 second = _scored_clip(recut, source, cleaned_again, plan)
                 if not _unheard(second):  # else the first cut stands, with what it missed as its reason
@@ -155,7 +167,7 @@ def _cut(ws: Workspace, kept: Salvaged) -> Span:
                 quiet_edge(ws.analysis_audio, kept.speech.end, kept.room.end))
 
 
-def _without_unheard_edges(ws: Workspace, pending: _Pending, clip: DatasetClip, plan: _Plan) -> _Pending | None:
+def _without_unheard_edges(pending: _Pending, clip: DatasetClip, plan: _Plan) -> _Pending | None:
     """The clip cut again without the words its re-transcription missed at its start or end, when some
     are missed and the words heard still make a clip long enough; None otherwise (the clip stands, and
     its check says what was missed)."""
@@ -165,7 +177,8 @@ def _without_unheard_edges(ws: Workspace, pending: _Pending, clip: DatasetClip, 
     kept = drop_unheard(pending.kept, *missed, pending.busy, plan.language)
     if kept is None or kept.speech.duration < plan.settings.checks.min_duration:
         return None
-    return _Pending(pending.label, pending.group, _cut(ws, kept), kept, pending.fingerprint, pending.busy)
+    return _Pending(pending.label, pending.group, _cut(pending.film, kept), kept, pending.fingerprint, pending.busy,
+                    pending.film)
 
 
 def _unheard(clip: DatasetClip) -> bool:
@@ -204,17 +217,18 @@ class _Pending:
     kept: Salvaged
     fingerprint: str
     busy: list[tuple[float, float]]  # other voices around it
+    film: Workspace  # the workspace seen from the film it is cut from
 
     @property
     def relative_words(self) -> list[tuple[float, float]]:
         return [(max(0.0, w.start - self.cut.start), max(0.0, w.end - self.cut.start)) for w in self.kept.words]
 
 
-def _source_audio(ws: Workspace, pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
+def _source_audio(pending: _Pending) -> tuple[np.ndarray, int, list[tuple[float, float]]]:
     """The source audio of a pending clip's cut, its rate, and the words relative to the cut."""
     import soundfile as sf
 
-    with sf.SoundFile(ws.source_audio) as source:
+    with sf.SoundFile(pending.film.source_audio) as source:
         rate = source.samplerate
         source.seek(max(0, round(pending.cut.start * rate)))
         raw = source.read(max(1, round((pending.cut.end - pending.cut.start) * rate)), dtype="float32")
@@ -247,7 +261,7 @@ def _scored_clip(pending: _Pending, source: tuple[np.ndarray, int, list[tuple[fl
     start = round(pending.cut.start + cleaned.offset, 3)
     return DatasetClip(pending.label, group[0].id, group[0].character, start, round(start + scores["duration"], 3),
                        text, spoken_text(text, language), language, plan.folder / f"{pending.label}.flac",
-                       reason is None, reason, scores)
+                       reason is None, reason, scores, film=group[0].film)
 
 
 def set_override(ws: Workspace, label: str, decision: str) -> DatasetClip:

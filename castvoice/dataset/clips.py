@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import groupby
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,25 +29,29 @@ class Clip:
     text: str
     character: str | None
     confidence: float | None
+    film: str | None = None  # the film it was cut from
 
 
 def cut_clips(ws: Workspace, name: str | None, out: Path) -> list[Clip]:
-    """Write a character's clips (name None: every line's) into `out` and return what was written."""
+    """Write a character's clips (name None: every line's), from every film, into `out` and return what was
+    written."""
     lines = lines_of(ws, name)
-    spans = all_lines(ws)
-    index_of = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
-    wanted = [index_of[line.id] for line in lines]
-    cuts = plan_cuts([Span(s, e) for _, s, e in spans], ws.analysis_audio, media_duration(ws), wanted)
-
     out.mkdir(parents=True, exist_ok=True)
     clips = []
     with track(f"cutting {name or 'all lines'}", total=len(lines)) as progress:
-        for number, (line, i) in enumerate(zip(lines, wanted), 1):
-            cut = cuts[i]
-            file = f"{slug(line.character or 'unnamed')}_{number:03d}_{round(line.start * 1000):07d}.wav"
-            write_clip(ws.source_audio, cut, out / file)
-            clips.append(Clip(file, line.id, round(cut.start, 3), round(cut.end, 3),
-                              line.start, line.end, line.text, line.character, line.confidence))
-            progress.advance()
+        for film_id, film_lines in groupby(lines, key=lambda line: line.film_id):
+            film = ws.for_film(film_id)
+            film_lines = list(film_lines)
+            spans = all_lines(film)
+            index_of = {line_id: i for i, (line_id, _, _) in enumerate(spans)}
+            wanted = [index_of[line.id] for line in film_lines]
+            cuts = plan_cuts([Span(s, e) for _, s, e in spans], film.analysis_audio, media_duration(film), wanted)
+            for line, i in zip(film_lines, wanted):
+                cut = cuts[i]
+                file = f"{slug(line.character or 'unnamed')}_{len(clips) + 1:03d}_{round(line.start * 1000):07d}.wav"
+                write_clip(film.source_audio, cut, out / file)
+                clips.append(Clip(file, line.id, round(cut.start, 3), round(cut.end, 3), line.start, line.end,
+                                  line.text, line.character, line.confidence, line.film))
+                progress.advance()
     write_text_atomic(out / INDEX, "".join(json.dumps(vars(c)) + "\n" for c in clips))
     return clips

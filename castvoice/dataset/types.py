@@ -21,6 +21,7 @@ class DatasetClip:
     reason: str | None = None  # the check it fails (kept anyway if included by hand), or "excluded by hand"
     scores: dict[str, float | None] = field(default_factory=dict)  # snr_db, clipping, similarity, cer, ...
     override: str | None = None  # "include" or "exclude" by hand, else None
+    film: str | None = None  # the film it was cut from
 
     @property
     def duration(self) -> float:

@@ -291,3 +291,61 @@ def name_speaker(ws: Workspace, label: str, name: str) -> int:
             known = ", ".join(s.label for s in catalog.speakers(ws)) or "none"
             raise CastvoiceError(f"no speaker {label!r} (known: {known})", ws.root)
         return sum(name_line(conn, line_id, name, "speaker", 1.0) for line_id in line_ids)
+
+
+@dataclass
+class SpeakerMatch:
+    """A speaker of a film matched by voice to the characters of the workspace's other films."""
+
+    speaker: str
+    character: str | None  # the character its voice matched, where it matched one surely
+    similarity: float  # to that character's voice (else to the nearest one)
+    lines_named: int
+    conflict: str | None = None  # why it was flagged instead of named
+
+
+def match_speakers_across_films(ws: Workspace) -> list[SpeakerMatch]:
+    """Name the unnamed lines of a film's speakers (`ws` seen from the film) after the character of the other
+    films whose voice theirs matches (SAME_VOICE, by MARGIN over the next), with the similarity as the
+    confidence. A speaker whose voice matches two characters alike, or whose lines the film's own text names
+    as one character while the voice is another's, is flagged on its lines, not named. Runs inside the
+    caller's transaction."""
+    pooled = ws.for_film(None)
+    lines = {line.id: line for line in catalog.lines_of(pooled, None)}
+    ids, vectors = catalog.line_embeddings(pooled)
+    vectors = _unit(vectors)
+    other = [row for row, line_id in enumerate(ids) if lines[line_id].film_id != ws.film]
+    known = _named_voices(lines, [ids[row] for row in other], vectors[other]) if other else {}
+    names = sorted(known)
+    if not names:
+        return []
+    voices = np.stack([known[n] for n in names])
+    by_speaker: dict[str, list[int]] = {}
+    for row, line_id in enumerate(ids):
+        line = lines[line_id]
+        if line.film_id == ws.film and line.speaker:
+            by_speaker.setdefault(line.speaker, []).append(row)
+    matches = []
+    for speaker, rows in sorted(by_speaker.items()):
+        sims = voices @ _unit(vectors[rows].sum(axis=0))
+        order = np.argsort(-sims)
+        best, second = float(sims[order[0]]), float(sims[order[1]]) if len(names) > 1 else -1.0
+        character = names[order[0]] if best >= SAME_VOICE and best - second >= MARGIN else None
+        speaker_lines = [lines[ids[row]] for row in rows]
+        said = Counter(line.character for line in speaker_lines if line.source not in (None, "voice"))
+        text_name = said.most_common(1)[0][0] if said else None
+        conflict = None
+        if best >= SAME_VOICE and character is None:
+            conflict = f"voice matches both {names[order[0]]} ({best:.2f}) and {names[order[1]]} ({second:.2f})"
+        elif character and text_name and text_name.casefold() != character.casefold():
+            conflict = f"named {text_name} in this film but sounds like {character} ({best:.2f})"
+        named = 0
+        for line in speaker_lines:
+            if conflict:
+                records.mark_voice(ws.conn, line.id, best, f"{speaker}: {conflict}")
+            elif character and line.source in (None, "voice"):
+                named += name_line(ws.conn, line.id, character, "voice", best, "voice")
+                records.mark_voice(ws.conn, line.id, best)
+        matches.append(SpeakerMatch(speaker, character, round(best, 3), named, conflict))
+    drop_unused_characters(ws.conn)
+    return matches

@@ -1,4 +1,5 @@
-"""The project workspace: one folder per movie with a SQLite database and the files stages write."""
+"""The project workspace: a folder with a SQLite database and the files stages write, holding one film or
+many (the episodes of a series): a character's lines are pooled across them."""
 
 from __future__ import annotations
 
@@ -21,23 +22,43 @@ ENV_VAR = "CASTVOICE_WORKSPACE"
 
 @dataclass
 class Workspace:
-    """A workspace folder. Every folder and file castvoice keeps in it is named here."""
+    """A workspace folder. Every folder and file castvoice keeps in it is named here. With `film` set, it is
+    that film's view of the workspace: its audio, and catalog queries about film time (other voices near a
+    line, the lines in film order) keep to it; without, they cover every film, and the audio is film 1's."""
 
     root: Path
+    film: int | None = None
 
     @property
     def db_path(self) -> Path:
         return self.root / DB_NAME
 
+    def for_film(self, film: int | None) -> Workspace:
+        """The same workspace (and database connection) seen from one of its films."""
+        view = Workspace(self.root, film)
+        if "conn" in self.__dict__:
+            view.__dict__["conn"] = self.conn
+        return view
+
+    @property
+    def film_root(self) -> Path:
+        """The folder of the film's own files: the workspace itself for a film ingested in place, films/<name>/
+        for one added to a project of many."""
+        return self.root / (db.film_folder(self.conn, self.film or 1) if is_workspace(self.root) else "")
+
+    def film_staging(self, name: str) -> Path:
+        """Where a film added to the project is ingested on its own before it joins (and keeps its files)."""
+        return self.root / "films" / slug(name)
+
     @property
     def source_audio(self) -> Path:
-        """The movie's audio, mono at its own sample rate (clips are cut from this)."""
-        return self.root / "audio" / "source.flac"
+        """The film's audio, mono at its own sample rate (clips are cut from this)."""
+        return self.film_root / "audio" / "source.flac"
 
     @property
     def analysis_audio(self) -> Path:
-        """The movie's audio as 16 kHz mono float32 for analysis."""
-        return self.root / "audio" / "analysis.wav"
+        """The film's audio as 16 kHz mono float32 for analysis."""
+        return self.film_root / "audio" / "analysis.wav"
 
     @property
     def voices_dir(self) -> Path:

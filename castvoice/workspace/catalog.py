@@ -36,6 +36,8 @@ class LineRecord:
     voice_similarity: float | None = None  # to the character's voice, where known
     flag: str | None = None  # e.g. the voice sounds like another character
     evidence: str | None = None  # what decided the name: text, voice, or text+voice
+    film: str | None = None  # the film the line is from
+    film_id: int = 1
 
 
 @dataclass
@@ -91,22 +93,32 @@ def character_name(ws: Workspace, name: str) -> str:
 
 _LINES = (
     "SELECT l.id, l.start, l.end, l.text, c.name AS character, l.name_source, l.confidence,"
-    " s.label AS speaker, l.voice_similarity, l.flag, l.evidence"
+    " s.label AS speaker, l.voice_similarity, l.flag, l.evidence, f.name AS film, l.film_id"
     " FROM lines l LEFT JOIN characters c ON c.id = l.character_id LEFT JOIN speakers s ON s.id = l.speaker_id"
+    " LEFT JOIN films f ON f.id = l.film_id"
 )
 
 
 def _line_records(rows) -> list[LineRecord]:
     return [LineRecord(r["id"], r["start"], r["end"], r["text"], r["character"], r["name_source"], r["confidence"],
-                       r["speaker"], r["voice_similarity"], r["flag"], r["evidence"]) for r in rows]
+                       r["speaker"], r["voice_similarity"], r["flag"], r["evidence"], r["film"], r["film_id"])
+            for r in rows]
+
+
+def _in_film(ws: Workspace, column: str) -> tuple[str, tuple]:
+    """A condition keeping rows to the workspace's film, where it is seen from one; else every film."""
+    return (f"{column} = ?", (ws.film,)) if ws.film is not None else ("1", ())
 
 
 def lines_of(ws: Workspace, name: str | None) -> list[LineRecord]:
-    """A character's lines in film order (the name matches case-insensitively); None: every line."""
+    """A character's lines (the name matches case-insensitively; None: every line), film by film in film
+    order, across every film of the workspace unless it is seen from one."""
+    where, args = _in_film(ws, "l.film_id")
     if name is None:
-        return _line_records(ws.conn.execute(_LINES + " ORDER BY l.start, l.id"))
+        return _line_records(ws.conn.execute(_LINES + f" WHERE {where} ORDER BY l.film_id, l.start, l.id", args))
     name = character_name(ws, name)
-    return _line_records(ws.conn.execute(_LINES + " WHERE c.name = ? ORDER BY l.start, l.id", (name,)))
+    return _line_records(ws.conn.execute(_LINES + f" WHERE c.name = ? AND {where} ORDER BY l.film_id, l.start, l.id",
+                                         (name, *args)))
 
 
 def line(ws: Workspace, line_id: int) -> LineRecord:
@@ -126,8 +138,11 @@ def renamable_lines(ws: Workspace, source: str) -> list[LineRecord]:
 
 
 def all_lines(ws: Workspace) -> list[tuple[int, float, float]]:
-    """Id, start and end of every line in film order, named or not."""
-    return [tuple(r) for r in ws.conn.execute("SELECT id, start, end FROM lines ORDER BY start, id")]
+    """Id, start and end of every line in film order, named or not (of the workspace's film, where it is
+    seen from one)."""
+    where, args = _in_film(ws, "film_id")
+    return [tuple(r) for r in ws.conn.execute(f"SELECT id, start, end FROM lines WHERE {where}"
+                                              " ORDER BY film_id, start, id", args)]
 
 
 def line_cues(ws: Workspace) -> list[LineCue]:
@@ -195,19 +210,22 @@ def other_voices(ws: Workspace, line_ids: list[int], low: float, high: float) ->
     """Spans between `low` and `high` where a voice other than these lines' is active: other lines, and
     diarized turns of speakers other than these lines' own."""
     marks = ",".join("?" * len(line_ids))
+    film = f"(SELECT film_id FROM lines WHERE id = {int(line_ids[0])})"  # times are film times: one film's
     busy = [tuple(r) for r in ws.conn.execute(
-        f"SELECT start, end FROM lines WHERE id NOT IN ({marks}) AND end > ? AND start < ?", (*line_ids, low, high))]
+        f"SELECT start, end FROM lines WHERE id NOT IN ({marks}) AND film_id = {film} AND end > ? AND start < ?",
+        (*line_ids, low, high))]
     own = [r[0] for r in ws.conn.execute(
         f"SELECT DISTINCT speaker_id FROM lines WHERE id IN ({marks}) AND speaker_id IS NOT NULL", line_ids)]
     if own:
         busy += [tuple(r) for r in ws.conn.execute(
             f"SELECT start, end FROM turns WHERE speaker_id NOT IN ({','.join('?' * len(own))})"
-            " AND end > ? AND start < ?", (*own, low, high))]
+            f" AND film_id = {film} AND end > ? AND start < ?", (*own, low, high))]
     return busy
 
 
 def media_duration(ws: Workspace) -> float:
-    row = ws.conn.execute("SELECT duration FROM media WHERE id = 1").fetchone()
+    """The film's length in seconds (film 1 where the workspace is not seen from a film)."""
+    row = ws.conn.execute("SELECT duration FROM media WHERE film_id = ?", (ws.film or 1,)).fetchone()
     if row is None:
         raise CastvoiceError("the workspace has no decoded audio; run `castvoice ingest` again", ws.root)
     return row[0]
@@ -215,7 +233,7 @@ def media_duration(ws: Workspace) -> float:
 
 def movie_path(ws: Workspace) -> Path | None:
     """The movie the workspace was made from; None before its audio is decoded."""
-    row = ws.conn.execute("SELECT path FROM media WHERE id = 1").fetchone()
+    row = ws.conn.execute("SELECT path FROM media WHERE film_id = ?", (ws.film or 1,)).fetchone()
     return Path(row[0]) if row else None
 
 
@@ -224,6 +242,34 @@ def screenplay_title(ws: Workspace) -> str | None:
     from castvoice.workspace.db import get_setting
 
     return get_setting(ws.conn, "title") or None
+
+
+@dataclass
+class FilmRecord:
+    id: int
+    name: str
+    path: str
+    folder: str
+    fingerprint: str | None
+    settings: dict
+    lines: int
+    seconds: float  # the film's length
+
+
+def films(ws: Workspace) -> list[FilmRecord]:
+    """The workspace's films in the order they were added, with their line counts."""
+    rows = ws.conn.execute(
+        "SELECT f.*, (SELECT COUNT(*) FROM lines l WHERE l.film_id = f.id) AS n,"
+        " COALESCE((SELECT duration FROM media m WHERE m.film_id = f.id), 0) AS seconds FROM films f ORDER BY f.id")
+    return [FilmRecord(r["id"], r["name"], r["path"], r["folder"], r["fingerprint"], json.loads(r["settings"]),
+                       r["n"], round(r["seconds"], 3)) for r in rows]
+
+
+def film_setting(ws: Workspace, key: str) -> str | None:
+    """What the film (film 1 where the workspace is not seen from a film) was ingested with: its subtitles,
+    screenplay, language or title; None where not recorded."""
+    row = ws.conn.execute("SELECT settings FROM films WHERE id = ?", (ws.film or 1,)).fetchone()
+    return (json.loads(row[0]).get(key) or None) if row else None
 
 
 def clip_fingerprints(ws: Workspace, character: str) -> dict[str, str]:
@@ -243,8 +289,10 @@ def clip_scores(ws: Workspace, character: str) -> dict[str, dict]:
 def clips_of(ws: Workspace, name: str) -> list[DatasetClip]:
     """A character's prepared clips in film order, with manual include/exclude applied."""
     rows = ws.conn.execute(
-        "SELECT k.*, c.name AS character, o.decision FROM clips k JOIN characters c ON c.id = k.character_id"
-        " LEFT JOIN clip_overrides o ON o.label = k.label WHERE c.name = ? COLLATE NOCASE ORDER BY k.start",
+        "SELECT k.*, c.name AS character, o.decision, f.name AS film FROM clips k"
+        " JOIN characters c ON c.id = k.character_id LEFT JOIN clip_overrides o ON o.label = k.label"
+        " LEFT JOIN lines l ON l.id = json_extract(k.line_ids, '$[0]') LEFT JOIN films f ON f.id = l.film_id"
+        " WHERE c.name = ? COLLATE NOCASE ORDER BY l.film_id, k.start",
         (name,)).fetchall()
     clips = []
     for r in rows:
@@ -252,7 +300,7 @@ def clips_of(ws: Workspace, name: str) -> list[DatasetClip]:
         reason = "excluded by hand" if r["decision"] == "exclude" else r["reason"]
         clips.append(DatasetClip(r["label"], json.loads(r["line_ids"])[0], r["character"], r["start"], r["end"],
                                  r["text"], r["normalized"], r["language"], ws.root / r["file"], kept,
-                                 reason, json.loads(r["scores"]), r["decision"]))
+                                 reason, json.loads(r["scores"]), r["decision"], r["film"]))
     return clips
 
 

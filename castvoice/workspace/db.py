@@ -152,6 +152,57 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE lines ADD COLUMN evidence TEXT;  -- what decided a line's name: text, voice, text+voice
     """,
+    # Many films in one workspace. The film a workspace held becomes film 1, its files staying where they
+    # were (folder ''); films added later keep theirs under films/<name>/. Per-film rows carry film_id.
+    """
+    CREATE TABLE films (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,  -- the film's file name without its extension
+        path TEXT NOT NULL,
+        folder TEXT NOT NULL,  -- its audio and other files, relative to the workspace
+        fingerprint TEXT,  -- of the inputs it was last ingested from
+        settings TEXT NOT NULL DEFAULT '{}',  -- subtitles, screenplay, language, title, ... as ingested
+        added_at TEXT NOT NULL
+    );
+    INSERT INTO films (id, name, path, folder, settings, added_at)
+        SELECT 1, CASE WHEN instr(base, '.') > 0 THEN substr(base, 1, length(rtrim(base, replace(base, '.', ''))) - 1)
+                       ELSE base END,
+               path, '', (SELECT json_group_object(key, value) FROM settings WHERE key IN
+                          ('movie', 'subtitles', 'screenplay', 'subs_offset', 'language', 'title')),
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        FROM (SELECT path, replace(path, rtrim(path, replace(path, '/', '')), '') AS base FROM media);
+    CREATE TABLE film_media (
+        film_id INTEGER PRIMARY KEY REFERENCES films(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        duration REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        has_video INTEGER NOT NULL
+    );
+    INSERT INTO film_media SELECT id, path, duration, sample_rate, channels, has_video FROM media;
+    DROP TABLE media;
+    ALTER TABLE film_media RENAME TO media;
+    CREATE TABLE film_stages (
+        film_id INTEGER NOT NULL DEFAULT 1,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        details TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (film_id, name)
+    );
+    INSERT INTO film_stages (film_id, name, fingerprint, completed_at, details)
+        SELECT 1, name, fingerprint, completed_at, details FROM stages;
+    DROP TABLE stages;
+    ALTER TABLE film_stages RENAME TO stages;
+    ALTER TABLE lines ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE sound_events ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE script_blocks ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE speech_regions ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE speakers ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE turns ADD COLUMN film_id INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX lines_by_film ON lines(film_id, start);
+    CREATE INDEX turns_by_film ON turns(film_id, start);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -224,16 +275,16 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def stage_fingerprint(conn: sqlite3.Connection, name: str) -> str | None:
-    row = conn.execute("SELECT fingerprint FROM stages WHERE name = ?", (name,)).fetchone()
+def stage_fingerprint(conn: sqlite3.Connection, name: str, film: int = 1) -> str | None:
+    row = conn.execute("SELECT fingerprint FROM stages WHERE name = ? AND film_id = ?", (name, film)).fetchone()
     return row[0] if row else None
 
 
-def record_stage(conn: sqlite3.Connection, name: str, fingerprint: str, details: dict) -> None:
-    """Mark a stage complete; call inside the transaction that wrote the stage's results."""
+def record_stage(conn: sqlite3.Connection, name: str, fingerprint: str, details: dict, film: int = 1) -> None:
+    """Mark a stage of a film complete; call inside the transaction that wrote the stage's results."""
     conn.execute(
-        "INSERT OR REPLACE INTO stages (name, fingerprint, completed_at, details) VALUES (?, ?, ?, ?)",
-        (name, fingerprint, now(), json.dumps(details)),
+        "INSERT OR REPLACE INTO stages (film_id, name, fingerprint, completed_at, details) VALUES (?, ?, ?, ?, ?)",
+        (film, name, fingerprint, now(), json.dumps(details)),
     )
 
 
@@ -246,9 +297,17 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
 
 
-def stage_details(conn: sqlite3.Connection) -> dict[str, dict]:
-    """Stage name -> what it recorded when it last completed (counts, seconds)."""
-    return {row["name"]: json.loads(row["details"]) for row in conn.execute("SELECT name, details FROM stages")}
+def stage_details(conn: sqlite3.Connection, film: int = 1) -> dict[str, dict]:
+    """Stage name -> what it recorded when it last completed for a film (counts, seconds)."""
+    return {row["name"]: json.loads(row["details"])
+            for row in conn.execute("SELECT name, details FROM stages WHERE film_id = ?", (film,))}
+
+
+def film_folder(conn: sqlite3.Connection, film: int) -> str:
+    """Where a film's files are, relative to the workspace ('' for the workspace itself, also before the film
+    is recorded)."""
+    row = conn.execute("SELECT folder FROM films WHERE id = ?", (film,)).fetchone()
+    return row[0] if row else ""
 
 
 def fingerprint(*parts: object) -> str:

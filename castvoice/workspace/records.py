@@ -19,10 +19,22 @@ from castvoice.workspace.names import character_id, drop_unused_characters, name
 
 def set_media(conn: sqlite3.Connection, path: Path, duration: float, sample_rate: int, channels: int,
               has_video: bool) -> None:
+    """The decoded audio of the film a workspace holds in place (film 1), which is recorded as a film too."""
+    conn.execute("INSERT INTO films (id, name, path, folder, added_at) VALUES (1, ?, ?, '', ?)"
+                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name, path = excluded.path",
+                 (Path(path).stem, str(path), db.now()))
     conn.execute(
-        "INSERT OR REPLACE INTO media (id, path, duration, sample_rate, channels, has_video) VALUES (1, ?, ?, ?, ?, ?)",
-        (str(path), duration, sample_rate, channels, int(has_video)),
+        "INSERT OR REPLACE INTO media (film_id, path, duration, sample_rate, channels, has_video)"
+        " VALUES (1, ?, ?, ?, ?, ?)",
+        (str(path), duration, sample_rate, int(channels), int(has_video)),
     )
+
+
+def set_film_settings(conn: sqlite3.Connection, film: int, settings: Mapping[str, object],
+                      fingerprint: str | None = None) -> None:
+    """What a film was ingested with (subtitles, screenplay, language, title, ...), and a fingerprint of it."""
+    conn.execute("UPDATE films SET settings = ?, fingerprint = COALESCE(?, fingerprint) WHERE id = ?",
+                 (json.dumps({key: str(value) for key, value in settings.items()}), fingerprint, film))
 
 
 def replace_lines(conn: sqlite3.Connection, track: SubtitleTrack) -> list[int]:
