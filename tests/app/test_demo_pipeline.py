@@ -85,9 +85,10 @@ def test_rerun_skips_finished_stages_and_redoes_only_what_changed(demo, demo_wor
     assert after["lines"] != before["lines"] and after["attribution"] != before["attribution"]
     assert after["diarization"] == before["diarization"], "diarization depends on the audio alone"
     assert _first_cue(ws) == pytest.approx(_first_cue(demo_workspace) + 0.5)
-    # the words are where they were: alignment finds them wherever the cues say
+    # the words are where they were: alignment finds them wherever the cues say (within 0.1 s: a cue moved
+    # to start after its first word leaves the aligner only its padding to find that word's start)
     for moved, original in zip(_lines(ws, "Diane"), _lines(demo_workspace, "Diane")):
-        assert moved["start"] == pytest.approx(original["start"], abs=0.05)
+        assert moved["start"] == pytest.approx(original["start"], abs=0.1)
 
 
 def _first_cue(ws: Path) -> float:
