@@ -114,10 +114,8 @@ def trained_voice_row(train: list[np.ndarray], texts: list[str], held_out: list[
     import tempfile
 
     from castvoice.speech.asr import get_asr
-    from castvoice.speech.embeddings import get_encoder
     from castvoice.text.metrics import count_word_errors
     from castvoice.voice.engines.kokoro_trained import AdaptedVoice, trained_profile_state
-    from castvoice.voice.stock import centroid
     from castvoice.voice.train import Utterance
 
     began = time.monotonic()
@@ -127,18 +125,31 @@ def trained_voice_row(train: list[np.ndarray], texts: list[str], held_out: list[
     seconds = time.monotonic() - began
     speech = {"nearest": _speak(state["nearest"], 1.0),
               "trained": _speak(AdaptedVoice.of(arrays), 1.0, "kokoro-trained"), "ceiling": train}
-    judge = get_encoder(JUDGE)
-    target = centroid(judge.embed_many(held_out))
-    score = {name: float(centroid(judge.embed_many(clips)) @ target) for name, clips in speech.items()}
+    score = _judged(speech, held_out)
     asr = get_asr("base")
     errors, words = count_word_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["trained"]])
     row = {"nearest voice": state["nearest"], "(a) nearest": round(score["nearest"], 4),
            "(e) trained": round(score["trained"], 4), "(d) ceiling": round(score["ceiling"], 4),
-           "gap closed": round((score["trained"] - score["nearest"]) / (score["ceiling"] - score["nearest"]), 3),
+           "gap closed": _gap_closed(score["trained"], score["nearest"], score["ceiling"]),
            "wer": round(errors / max(words, 1), 4), "budget min": minutes,
            "speech s": round(sum(len(a) for a in train) / ANALYSIS_RATE, 1), "train s": round(seconds),
            "steps": state.get("steps")}
     return row, errors, words
+
+
+def _judged(speech: dict[str, list[np.ndarray]], held_out: list[np.ndarray]) -> dict[str, float]:
+    """Each named set of 16 kHz clips judged by JUDGE: the cosine of its centroid to the held-out centroid."""
+    from castvoice.speech.embeddings import get_encoder
+    from castvoice.voice.stock import centroid
+
+    judge = get_encoder(JUDGE)
+    target = centroid(judge.embed_many(held_out))
+    return {name: float(centroid(judge.embed_many(clips)) @ target) for name, clips in speech.items()}
+
+
+def _gap_closed(voice: float, nearest: float, ceiling: float) -> float:
+    """How much of the way from the nearest stock voice to the same-speaker ceiling a voice goes."""
+    return round((voice - nearest) / (ceiling - nearest), 3)
 
 
 def _lj_reader() -> tuple[list[np.ndarray], list[str]]:
@@ -194,7 +205,6 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
     from castvoice.voice.clone import SELECTION_ENCODER, clone_kokoro, trial_style
     from castvoice.voice.stock import centroid
 
-    judge = get_encoder(JUDGE)
     utterances = [load_audio(p) for p in sorted(folder.glob("*.flac"))]
     references, held_out = utterances[:REFERENCES], utterances[REFERENCES:]
     clone = clone_kokoro(references, budget_seconds)
@@ -209,9 +219,8 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "blend": _speak(trial_style(clone.best_blend), clone.speed),
         "clone": _speak(clone.style, clone.speed),
     }
-    held = centroid(judge.embed_many(held_out))
-    score = {name: float(centroid(judge.embed_many(clips)) @ held) for name, clips in speech.items()}
-    ceiling = float(centroid(judge.embed_many(references)) @ held)
+    score = _judged(speech | {"ceiling": references}, held_out)
+    ceiling = score["ceiling"]
     asr = get_asr("base")
     errors, words = count_word_errors(list(NEW_TEXT), [asr.transcribe(c, "en").text for c in speech["clone"]])
     row = {
@@ -222,7 +231,7 @@ def speaker_rows(folder: Path, budget_seconds: float, stock, sex: str = "?") -> 
         "(a) nearest": round(score["nearest"], 4), "(a) at clone speed": round(score["nearest at speed"], 4),
         "style encoder's placement": round(score["placed"], 4),
         "(b) blend": round(score["blend"], 4), "(c) clone": round(score["clone"], 4), "(d) ceiling": round(ceiling, 4),
-        "gap closed": round((score["clone"] - score["nearest"]) / (ceiling - score["nearest"]), 3),
+        "gap closed": _gap_closed(score["clone"], score["nearest"], ceiling),
         "wer": round(errors / max(words, 1), 4), "trials": clone.trials, "clone s": clone.seconds,
     }
     encoders = {"speaker": folder.name, "sex": sex,
