@@ -27,6 +27,7 @@ MEMORY_SHARE = 0.05
 SUMMARY_SHARE = 0.1
 CHARACTERISTIC_LINES = 4  # the character's most typical film lines, for its manner
 SCENE_LINES = 2  # lines of anyone in the film on the message's subject, for what happens in it
+RECENT_REPLIES = 3  # a reply may not open as one of the character's last this many replies (but on a last try)
 STOP = ("\nUser:", "\nThe user says:")
 
 
@@ -80,13 +81,20 @@ class Conversation:
         def attempt(temperature: float) -> Stream:
             return _without_label(self.llm.stream(prompt, self.max_tokens, temperature, self.stop, AVOIDED_WORDS), label)
 
-        return self._stored(message, in_character(attempt, self.temperature, self.persona.name, message, (MATERIAL_READ,)))
+        said_before = [e.reply for e in self.history[-RECENT_REPLIES:] if e.reply]
+        return self._stored(message, in_character(
+            attempt, self.temperature, self.persona.name, message, never_said=(MATERIAL_READ,),
+            said_before=said_before, others=[p.name for p in self.partners], fallback=self.lines.own_answer(message)))
 
     def warm(self) -> None:
-        """Have the model read the persona, the standing material and the exchanges so far now, while the user
-        is still typing."""
+        """Have the model read the persona, the standing material, the exchanges so far and the material for a
+        guessed message now, while the user is still typing. The guess is that the talk stays on the subject of
+        the last exchange: whatever of that material the real message shares (at least its headings) is read
+        already when it comes."""
+        last = self.history[-1] if self.history else None
+        material = self._material(f"{last.message} {last.reply}" if last else "")
         turns = [(e.message, e.reply) for e in self.history]
-        self.llm.prefill(assemble(self.persona, turns, "", self._standing())[:-1])
+        self.llm.prefill(assemble(self.persona, turns, "", material)[:-1])
 
     def _standing(self) -> Material:
         """The material known before the message comes: the character's lines and partners, this conversation's
@@ -95,6 +103,18 @@ class Conversation:
         notes = self.memory.latest(int(self.llm.context_window * NOTES_SHARE), self.llm.count_tokens, skip)
         return Material(characteristic=list(self._characteristic), partners=self.partners, summary=self.summary,
                         notes=[m.text for m in notes])
+
+    def _material(self, message: str, mood: str | None = None) -> Material:
+        """The standing material with what is chosen for `message`: film lines and older memories on its
+        subject, its mood and the character's own."""
+        window, count = self.llm.context_window, self.llm.count_tokens
+        material = self._standing()
+        material.scene = self.lines.scene(message, SCENE_LINES)
+        material.memories = [m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
+                             if m.text != self.summary and m.text not in material.notes]
+        material.user_mood = mood
+        material.own_mood = mood_of_words(self.history[-1].reply).label if self.history else None
+        return material
 
     def ask(self, message: str) -> str:
         """The whole answer as one string."""
@@ -108,14 +128,9 @@ class Conversation:
     def prompt_for(self, message: str, mood: str | None = None) -> list[Message]:
         """The messages for answering `message` (spoken with `mood`), within the window less the reply's tokens:
         the oldest exchanges are summarised away first, then the material (memories, film lines) shrinks."""
-        window, count = self.llm.context_window, self.llm.count_tokens
+        window = self.llm.context_window
         room = window - self.max_tokens
-        material = self._standing()
-        material.scene = self.lines.scene(message, SCENE_LINES)
-        material.memories = [m.text for m in self.memory.recall(message, int(window * MEMORY_SHARE), count)
-                             if m.text != self.summary and m.text not in material.notes]
-        material.user_mood = mood
-        material.own_mood = mood_of_words(self.history[-1].reply).label if self.history else None
+        material = self._material(message, mood)
         while True:
             turns = [(e.message, e.reply) for e in self.history]
             messages = assemble(self.persona, turns, message, material)

@@ -5,7 +5,9 @@ out of a local model's sampling (`AVOIDED_WORDS`). What still slips out of chara
 claim to be a program, code or markup, the user's message said back) is caught before it is passed on: the
 reply is held back piece by piece (its first clause, then each sentence) and checked with everything before
 it. A slip before anything was passed on makes the reply again, up to `TRIES` times (the last try may say the
-user's message back: that is better than silence); a later one ends the reply before the piece that holds it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
+user's message back, or an earlier answer again: that is better than silence; when that slips too, a line of
+the character's own from the film is said instead); a later one ends the reply before the piece that holds
+it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
 """
 
 from __future__ import annotations
@@ -33,25 +35,37 @@ SLIPS = {
         r"|i (?:don't|do not|cannot|can't) have (?:personal|feelings|emotions|a body|opinions)"
         r"|my (?:programming|training data|instructions)"
         r"|(?:i was|i've been|i have been|i am|i'm) (?:trained|programmed|designed|created|built) (?:to|by|on)"
-        r"|designed to (?:assist|help))", re.IGNORECASE),
+        r"|designed to (?:assist|help)|anything else (?:i|we) can|(?:can|may) i (?:assist|help) you|assist you"
+        r"|language processing|computer program|what (?:would you like|you would like) to (?:discuss|talk about))",
+        re.IGNORECASE),
     "steps out of the story": re.compile(
-        r"\b(?:an? |the )?character (?:from|in) (?:the|a|this) (?:film|movie)|\b(?:this|the|a) (?:film|movie|screenplay"
+        r"\b(?:an? |the )?character (?:from|in)\b|\b(?:this|the|a) (?:film|movie|screenplay"
         r"|role-?play)\b|\bfictional\b", re.IGNORECASE),
     "writes code or markup": re.compile(r"```|^\s*(?:[-*#>]|\d+\.)\s|\bdef \w+\(|\bimport \w+|</?\w+>",
                                         re.MULTILINE),
 }
+# A small model given film lines tends to tell them ("Marcus says that...", "Oliver forgot nothing.") instead of
+# talking, and to name the character itself with a verb ("Diane explains...": itself in the third person).
+OWN_VERBS = (r"(?:says|said|explains|explained|tells|told|asks|asked|answers|answered|replies|replied|is|was|has|had"
+             r"|does|did|will|would|can|could|thinks|thought|feels|felt|knows|knew)")
+PERSON_WORDS = re.compile(r"\b(?:i|i'\w+|me|my|mine|myself|we|us|our|you|you'\w+|your|yours)\b", re.IGNORECASE)
 LABEL = re.compile(r"\s*([A-Z][\w.' -]{0,30}?)\s*:(?:\s|$)")  # a speaker's label opening a reply: "Marcus: "
 ECHO_WORDS = 3  # a reply that opens with this many words of the prompt (all of a shorter one) says it back
 
 
-def slip(reply: str, own_name: str, echoes: Sequence[str] = ()) -> str | None:
+def slip(reply: str, own_name: str, echoes: Sequence[str] = (), others: Sequence[str] = ()) -> str | None:
     """Why a reply (or its beginning) of the character `own_name` is out of character; None when it is not.
-    `echoes` are texts of the prompt (the user's message) that a reply must not say back."""
+    `echoes` are texts of the prompt (the user's message) that a reply must not say back; `others` are the names
+    of the film's other characters, whose words a reply must not narrate."""
     for reason, pattern in SLIPS.items():
         if pattern.search(reply):
             return reason
     if (label := LABEL.match(reply)) and label.group(1).casefold() != own_name.casefold():
         return "speaks as someone else"
+    if re.search(rf"\b{re.escape(own_name)}\s+{OWN_VERBS}\b", reply, re.IGNORECASE):
+        return "talks of itself in the third person"
+    if others and _narrates(reply, others):
+        return "narrates the film"
     heard = words(reply)
     for text in echoes:
         said = words(text)
@@ -61,26 +75,41 @@ def slip(reply: str, own_name: str, echoes: Sequence[str] = ()) -> str | None:
     return None
 
 
-def in_character(make_reply: Callable[[float], Stream], temperature: float, own_name: str, message: str,
-                 never_said: Sequence[str] = ()) -> Stream:
+def _narrates(reply: str, others: Sequence[str]) -> bool:
+    """Whether a sentence of the reply opens with another character doing something and holds no word of the
+    speaker or the listener: told as a story ("Marcus says it was Tuesday.", not "Marcus told me so.")."""
+    told = re.compile(rf"\s*(?:{'|'.join(map(re.escape, others))})\s+(?!and\b|or\b)\w", re.IGNORECASE)
+    return any(told.match(sentence) and not PERSON_WORDS.search(sentence)
+               for sentence in re.split(r"(?<=[.!?])\s+", reply))
+
+
+def in_character(make_reply: Callable[[float], Stream], temperature: float, own_name: str, message: str, *,
+                 never_said: Sequence[str] = (), said_before: Sequence[str] = (), others: Sequence[str] = (),
+                 fallback: str | None = None) -> Stream:
     """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module): it
-    must not say back the user's `message` nor any of `never_said` (the prompt's own words)."""
+    must not say back the user's `message`, nor open as one of the character's replies `said_before` (a small
+    model copies its last answer), nor say any of `never_said` (the prompt's own words), nor narrate what the
+    film's `others` say. When every try slips before any piece is passed on, the reply is `fallback` (a line of
+    the character's own), if given."""
     for attempt in range(TRIES):
         pieces = make_reply(temperature + attempt * HOTTER)
-        # The user's words said back are better than silence: the last try may repeat them, but nothing else.
-        echoes = (message, *never_said) if attempt < TRIES - 1 else tuple(never_said)
-        passed = yield from _checked(pieces, own_name, echoes)
+        # The user's words said back or an answer given again are better than silence: the last try may say
+        # them, but nothing else.
+        echoes = (message, *said_before, *never_said) if attempt < TRIES - 1 else tuple(never_said)
+        passed = yield from _checked(pieces, own_name, echoes, others)
         if passed:
             return
+    if fallback:
+        yield fallback
 
 
-def _checked(pieces: Stream, own_name: str, echoes: Sequence[str]) -> Stream:
+def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Sequence[str]) -> Stream:
     """The checked pieces of one reply; returns whether any was passed on (or the reply ended cleanly)."""
     cutter, said, sentences = SentenceCutter(FIRST_CHECKED_WORDS), "", 0
     try:
         for piece in pieces:
             for part in cutter.feed(piece):
-                if slip(f"{said} {part}", own_name, echoes):
+                if slip(f"{said} {part}", own_name, echoes, others):
                     return bool(said)
                 said = f"{said} {part}".strip()
                 yield part if said == part else " " + part
@@ -88,7 +117,7 @@ def _checked(pieces: Stream, own_name: str, echoes: Sequence[str]) -> Stream:
                 if sentences >= MAX_SENTENCES:
                     return True
         for part in cutter.flush():
-            if slip(f"{said} {part}", own_name, echoes):
+            if slip(f"{said} {part}", own_name, echoes, others):
                 return bool(said)
             said = f"{said} {part}".strip()
             yield part if said == part else " " + part

@@ -112,6 +112,12 @@ class LineIndex:
             return []
         return [self._film[i] for i in sorted(np.argsort(-(self._film_vectors @ self.embedder.query(message)))[:count])]
 
+    def own_answer(self, message: str) -> str | None:
+        """The character's own film line closest in meaning to a message; None when it has no lines."""
+        if not self.lines:
+            return None
+        return self.lines[int(np.argmax(self._vectors @ self.embedder.query(message)))]
+
     def _distinctiveness(self, others: np.ndarray) -> np.ndarray:
         """How much more each line is like the character's lines than like other characters' lines."""
         if not self.lines:

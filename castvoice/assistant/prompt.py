@@ -98,8 +98,8 @@ def message_turn(persona: Persona, material: Material) -> str | None:
     return _sections([
         (f"What the user told {name} before (quoted notes, spoken to the user):",
          [quoted(to_user(note)) for note in [*material.notes, *material.memories]]),
-        ("What is said in the film about it (quoted, who says what):",
-         [f"{quoted(who or 'someone')}: {quoted(text)}" for who, text in material.scene]),
+        ("Lines from the film on this (quoted, each with who says it):",
+         [f"{quoted(text)} ({who or 'someone'})" for who, text in material.scene]),
         (_mood("The user's voice sounds", material.user_mood), None),
         (_mood(f"{name}'s last words sounded", material.own_mood), None),
     ])

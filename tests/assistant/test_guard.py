@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from castvoice.assistant.guard import AVOIDED_WORDS, MAX_SENTENCES, slip
+from castvoice.assistant.guard import AVOIDED_WORDS, MAX_SENTENCES, TRIES, in_character, slip
 from castvoice.assistant import Message, get_llm
 from castvoice.text.sentences import split_sentences
 
@@ -34,6 +34,50 @@ def test_slips_are_named(reply, reason):
 ])
 def test_lines_in_character_pass(reply):
     assert slip(reply, "Diane", ("Where do I live?", "I remember.")) is None
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ("Marcus says it was stolen on Tuesday.", "narrates the film"),
+    ("Yes. Oliver forgot nothing, young man.", "narrates the film"),
+    ("Diane explains that the lamp is out.", "talks of itself in the third person"),
+    ("No, I am a character from The Dark Lamp.", "steps out of the story"),
+])
+def test_narration_and_the_third_person_are_slips(reply, reason):
+    assert slip(reply, "Diane", (), ("Marcus", "Oliver")) == reason
+
+
+@pytest.mark.parametrize("reply", [
+    "I know. Oliver told me so.",
+    "Marcus and I were at the shed.",
+    "Marcus, you forget the tide.",
+])
+def test_talk_about_others_in_the_first_person_passes(reply):
+    assert slip(reply, "Diane", (), ("Marcus", "Oliver")) is None
+
+
+def _replies(*texts: str):
+    """A reply maker that streams the given replies word by word, one per try."""
+    tries = iter(texts)
+
+    def make(temperature: float):
+        yield from (word + " " for word in next(tries).split())
+
+    return make
+
+
+def test_an_answer_given_before_is_made_again_and_said_only_on_the_last_try():
+    said = "The lamp has been dark for three nights."
+    fresh = "".join(in_character(_replies(said, "Slowly, the tide turns."), 0.7, "Diane", "Why?", said_before=[said]))
+    assert fresh.strip() == "Slowly, the tide turns."
+    last = "".join(in_character(_replies(*[said] * TRIES), 0.7, "Diane", "Why?", said_before=[said]))
+    assert last.strip() == said
+
+
+def test_a_reply_that_slips_on_every_try_falls_back_to_an_own_line():
+    slips = ["As an AI, I cannot say."] * TRIES
+    own = "It has been a long night."
+    assert "".join(in_character(_replies(*slips), 0.7, "Diane", "Are you an AI?", fallback=own)) == own
+    assert "".join(in_character(_replies(*slips), 0.7, "Diane", "Are you an AI?")) == ""
 
 
 @pytest.mark.slow

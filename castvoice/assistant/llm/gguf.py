@@ -77,7 +77,11 @@ class GgufLLM:
         if room <= 0:
             raise CastvoiceError(
                 f"the prompt takes {len(prompt)} tokens, more than {self.name}'s window of {self.context_window}")
-        return until_stop(self._generate(prompt, min(max_tokens, room), temperature, self._single_tokens(avoid)), stop)
+        # The last message's words count as said already for the repetition penalty, as llama.cpp's own tools
+        # count the prompt: a small model otherwise tends to say the user's message back.
+        said = self._vocab.tokenize(messages[-1].content, add_special=False, parse_special=False) if messages else []
+        return until_stop(self._generate(prompt, min(max_tokens, room), temperature, self._single_tokens(avoid), said),
+                          stop)
 
     def _single_tokens(self, avoid: Sequence[str]) -> list[int]:
         """The tokens that spell one of the words, alone or after a space (a word of several tokens is left
@@ -131,13 +135,16 @@ class GgufLLM:
             tokens.insert(0, vocab.token_bos())
         return tokens
 
-    def _generate(self, prompt: list[int], max_tokens: int, temperature: float, banned: Sequence[int] = ()) -> Stream:
+    def _generate(self, prompt: list[int], max_tokens: int, temperature: float, banned: Sequence[int] = (),
+                  said: Sequence[int] = ()) -> Stream:
         cy, vocab, context = self._cy, self._vocab, self._context
         if not self._lock.acquire(blocking=False):
             raise CastvoiceError(f"{self.name} is still making another reply; read that one to its end or close it")
         try:
             self._read(prompt)
             sampler = self._sampler(temperature, banned)
+            for token in said[-SAMPLING["repeat_last"]:]:
+                sampler.accept(token)
             made: list[int] = []
             text = ""
             for _ in range(max_tokens):
