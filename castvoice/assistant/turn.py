@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # Words in the first spoken piece: Kokoro takes about a second for five words on 2 cores, and the reply's
 # first audio waits for it.
 FIRST_SPOKEN_WORDS = 3
+FIRST_AUDIO_WAIT = 5.0  # seconds the text waits at most for the first audio (a voice that makes none goes on)
 _END = object()
 
 
@@ -118,6 +119,7 @@ class ReplySpeaker:
         self.result = SpokenReply()
         self._sentences: queue.Queue = queue.Queue()
         self._worker = threading.Thread(target=self._speak_all, name="reply-speech", daemon=True)
+        self._first_spoken = threading.Event()  # set once the first audio is made (or the first piece is done)
 
     def __enter__(self) -> ReplySpeaker:
         self._worker.start()
@@ -128,12 +130,17 @@ class ReplySpeaker:
         self._worker.join()
 
     def speak_along(self, pieces: Iterator[str]) -> Iterator[str]:
-        """Pass the text pieces through at once, handing each finished sentence to the speech worker."""
-        cutter = SentenceCutter(FIRST_SPOKEN_WORDS)
+        """Pass the text pieces through at once, handing each finished sentence to the speech worker. Once the
+        first piece is handed over, the next is not asked for until its first audio is made: a local model
+        making text and the synthesis of the first piece would otherwise share the cores and both be late."""
+        cutter, handed = SentenceCutter(FIRST_SPOKEN_WORDS), False
         for piece in pieces:
             for sentence in cutter.feed(piece):
                 self._sentences.put(sentence)
+                handed = True
             yield piece
+            if handed:
+                self._first_spoken.wait(FIRST_AUDIO_WAIT)
         for sentence in cutter.flush():
             self._sentences.put(sentence)
 
@@ -151,8 +158,11 @@ class ReplySpeaker:
                         self.result.seconds += len(chunk) / backend.sample_rate
                         if self.result.first_audio is None:
                             self.result.first_audio = time.perf_counter() - self.began
+                            self._first_spoken.set()
                     self.result.synthesis_seconds += time.perf_counter() - started
+                    self._first_spoken.set()  # a first piece with nothing to say makes no audio
         except Exception as error:  # speech is a bonus: the chat goes on as text
+            self._first_spoken.set()
             self.result.error = str(error).splitlines()[0] if str(error) else type(error).__name__
             log.warning("speech stopped: %s; the reply goes on as text", self.result.error)
             while self._sentences.get() is not _END:  # let the text side finish

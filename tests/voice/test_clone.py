@@ -7,7 +7,7 @@ import pytest
 
 from castvoice.errors import CastvoiceError
 from castvoice.media.decode import ANALYSIS_RATE, load_audio
-from castvoice.voice.clone import POPULATION, SPEED_RANGE, STALL_GENERATIONS, WER_TOLERANCE, clone_kokoro
+from castvoice.voice.clone import SPEED_RANGE, WER_TOLERANCE, clone_kokoro
 from castvoice.voice.stock import PROBE_SENTENCES, RESIDUAL_BOUND, TIMBRE_DIMS, compose_style, stock_voices
 from conftest import EVAL
 
@@ -76,12 +76,17 @@ def test_the_clone_speaks_new_text_intelligibly(clone):
     assert errors / words <= 0.1
 
 
-def test_the_search_stops_early_once_nothing_gains():
+def test_the_search_stops_early_once_nothing_gains(monkeypatch):
     """A stock voice's own speech of the probe sentences: the nearest voice is the voice itself, so no blend or
-    residual can gain the margin, and both stages stall long before the budget is spent."""
+    residual can gain the margin, and both stages stall long before the budget is spent (with small generations
+    and a short stall, to keep the test short)."""
     import soxr
 
+    from castvoice.voice import clone as search
     from castvoice.voice.backends import get_tts
+
+    monkeypatch.setattr(search, "POPULATION", 4)
+    monkeypatch.setattr(search, "STALL_GENERATIONS", 2)
 
     tts = get_tts("kokoro")
     own_speech = [soxr.resample(tts.synthesize(s, "af_heart", 1.0), tts.sample_rate, ANALYSIS_RATE)
@@ -90,7 +95,7 @@ def test_the_search_stops_early_once_nothing_gains():
     budget = 600.0
     clone = clone_kokoro(own_speech, budget_seconds=budget, voices=VOICES)
     assert clone.nearest_voice == "af_heart" and clone.stopped_early and clone.seconds < budget * 0.75
-    assert clone.trials >= 2 + STALL_GENERATIONS * POPULATION  # at least the residual stage's stalled generations
+    assert clone.trials >= 2 + search.STALL_GENERATIONS * search.POPULATION  # at least the residual stage's stalls
     assert clone.final.objective >= clone.nearest.objective
 
 
