@@ -23,7 +23,9 @@ AVOIDED_WORDS = ("AI", "assistant", "Assistant", "chatbot", "model", "OpenAI", "
                  "artificial", "Artificial", "programmed", "```")
 MAX_SENTENCES = 3
 TRIES = 3
-FIRST_CHECKED_WORDS = 3  # the first piece is checked and passed on after this many words (or a clause)
+# The first piece is checked and passed on after this many words (or a clause), and spoken at once: Kokoro
+# takes about half a second for three words on 2 cores, and the reply's first audio waits for it.
+FIRST_CHECKED_WORDS = 3
 HOTTER = 0.2  # each new try samples this much hotter, to leave the path that slipped
 
 SLIPS = {

@@ -1,8 +1,9 @@
 """One turn of talking with a character, text and voice together: the reply streams out as text while its
 sentences are spoken in the character's voice.
 
-Text pieces flow in, sentences are cut from them as soon as they end, and a worker thread (`ReplySpeaker`)
-synthesises each one into a WAV file and/or the speakers. If speech fails (a missing sound device, a broken
+The reply's pieces come already cut to be spoken (its first few words or clause, then whole sentences: see
+castvoice.assistant.guard), and a worker thread (`ReplySpeaker`) synthesises each one as it comes into a WAV file
+and/or the speakers. If speech fails (a missing sound device, a broken
 voice), the reply goes on as text: the error is kept in `Turn.speech_error` and nothing more is spoken.
 """
 
@@ -18,16 +19,12 @@ from typing import TYPE_CHECKING
 
 from castvoice.assistant.conversation import Conversation
 from castvoice.console import log
-from castvoice.text.sentences import SentenceCutter
 from castvoice.voice.profile import VoiceProfile, speaking_voice
 from castvoice.voice.speak import AudioSink
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Words in the first spoken piece: Kokoro takes about a second for five words on 2 cores, and the reply's
-# first audio waits for it.
-FIRST_SPOKEN_WORDS = 3
 FIRST_AUDIO_WAIT = 5.0  # seconds the text waits at most for the first audio (a voice that makes none goes on)
 _END = object()
 
@@ -130,19 +127,16 @@ class ReplySpeaker:
         self._worker.join()
 
     def speak_along(self, pieces: Iterator[str]) -> Iterator[str]:
-        """Pass the text pieces through at once, handing each finished sentence to the speech worker. Once the
-        first piece is handed over, the next is not asked for until its first audio is made: a local model
-        making text and the synthesis of the first piece would otherwise share the cores and both be late."""
-        cutter, handed = SentenceCutter(FIRST_SPOKEN_WORDS), False
+        """Pass the text pieces through at once, handing each to the speech worker: each piece is spoken as it
+        is (a checked reply's pieces are its first clause, then whole sentences). Once the first piece is handed
+        over, the next is not asked for until its first audio is made: a local model making text and the
+        synthesis of the first piece would otherwise share the cores and both be late."""
         for piece in pieces:
-            for sentence in cutter.feed(piece):
-                self._sentences.put(sentence)
-                handed = True
+            if spoken := piece.strip():
+                self._sentences.put(spoken)
             yield piece
-            if handed:
+            if spoken:
                 self._first_spoken.wait(FIRST_AUDIO_WAIT)
-        for sentence in cutter.flush():
-            self._sentences.put(sentence)
 
     def _speak_all(self) -> None:
         try:

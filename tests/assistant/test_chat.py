@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from castvoice.assistant.turn import FIRST_SPOKEN_WORDS
+from castvoice.assistant.guard import FIRST_CHECKED_WORDS
 from castvoice.text.sentences import SentenceCutter
 from castvoice.workspace import copy_workspace
 from conftest import EVAL, assert_heard, castvoice
@@ -16,7 +16,7 @@ from conftest import EVAL, assert_heard, castvoice
 
 def _cut(text: str, piece_chars: int = 3) -> list[str]:
     """What the cutter makes of `text` fed a few characters at a time, as a model streams it."""
-    cutter, done = SentenceCutter(FIRST_SPOKEN_WORDS), []
+    cutter, done = SentenceCutter(FIRST_CHECKED_WORDS), []
     for at in range(0, len(text), piece_chars):
         done += cutter.feed(text[at:at + piece_chars])
     return done + cutter.flush()
@@ -26,7 +26,7 @@ def test_sentences_are_cut_as_they_end_and_the_first_piece_early():
     text = "The lamp has been dark for three nights and nobody knows why. Did you see it? Yes! It was late."
     pieces = _cut(text)
     assert " ".join(pieces) == text
-    first = " ".join(text.split()[:FIRST_SPOKEN_WORDS])  # no clause end: cut after the first words
+    first = " ".join(text.split()[:FIRST_CHECKED_WORDS])  # no clause end: cut after the first words
     assert pieces[0] == first and pieces[1] == text.split(". ")[0][len(first) + 1:] + "."
     assert pieces[2:] == ["Did you see it?", "Yes!", "It was late."]
     assert _cut("Well, I never did. Fine")[:2] == ["Well,", "I never did."]  # a clause end comes first

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from castvoice.assistant.llm.base import Message, Stream, until_stop
-from castvoice.assistant.llm.settings import GGUF_THREADS
 from castvoice.errors import CastvoiceError
 
 GGUF_CONTEXT = 4096  # tokens; a GGUF model trained on fewer gets its own length
@@ -17,6 +16,11 @@ GGUF_CONTEXT = 4096  # tokens; a GGUF model trained on fewer gets its own length
 # voice is idle: prompts are read on all cores.
 GGUF_PROMPT_THREADS = os.cpu_count() or 1
 GGUF_BATCH = 512
+# llama.cpp's threads wait for each other at every layer, which costs a small model more than a second core
+# gives. Measured on 2 cores: SmolLM2-135M (98 MB) decodes 60 tokens/s on one thread and 44 on two (70 and 52
+# with Kokoro speaking beside it); Qwen2.5-0.5B (491 MB) 15 on one and 28 on two (18.5 and 19.3 beside Kokoro,
+# which still made 1.8 s of speech a second). A model smaller than this decodes on one thread, a larger on all.
+ONE_THREAD_BYTES = 200_000_000
 SAMPLING = {"top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1, "repeat_last": 64}
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
@@ -32,7 +36,8 @@ class GgufLLM:
     last prompt is kept: a prompt that starts as the last one did is read from where they part.
     """
 
-    def __init__(self, path: str | Path, context_window: int | None = None, threads: int = GGUF_THREADS) -> None:
+    def __init__(self, path: str | Path, context_window: int | None = None, threads: int | None = None) -> None:
+        """`threads` decode the reply; None: one for a small model, all cores for a larger one."""
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from cyllama.llama import llama_cpp as cy
 
@@ -58,6 +63,7 @@ class GgufLLM:
         context = cy.LlamaContextParams()
         context.n_ctx = self.context_window
         context.n_batch = GGUF_BATCH
+        threads = threads or (1 if path.stat().st_size < ONE_THREAD_BYTES else GGUF_PROMPT_THREADS)
         context.n_threads, context.n_threads_batch = threads, max(threads, GGUF_PROMPT_THREADS)
         context.no_perf = True
         self._context = cy.LlamaContext(self._model, context)

@@ -21,9 +21,6 @@ API_KEY_ENV = "OPENAI_API_KEY"
 EMBEDDED_DEFAULT = "qwen0.5b"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-# Measured on 2 cores while the other core was busy: SmolLM2-135M decodes 55-68 tokens/s on one thread and
-# 6-18 tokens/s on two (llama.cpp's threads wait for each other by spinning). One thread is the default.
-GGUF_THREADS = 1
 READ_SECONDS = 300.0
 
 # The instruction models that ship inside PyPI packages. `embedded` alone is EMBEDDED_DEFAULT, chosen by
@@ -43,7 +40,7 @@ class LLMSettings:
 
     spec: str = DEFAULT_SPEC
     context_window: int | None = None  # None: the backend's default
-    threads: int = GGUF_THREADS  # GGUF models only
+    threads: int | None = None  # GGUF models only; None: chosen by the model's size (castvoice.assistant.llm.gguf)
     api_key_env: str = API_KEY_ENV  # the environment variable holding an OpenAI-compatible server's key
     timeout: float = READ_SECONDS  # seconds to wait for a remote server's next piece
 
