@@ -2,12 +2,13 @@
 
 Words a film character has no reason to say to a visitor (AI, assistant, model, the model's maker) are kept
 out of a local model's sampling (`AVOIDED_WORDS`). What still slips out of character (talk as an assistant, a
-claim to be a program, code or markup, the user's message said back) is caught before it is passed on: the
-reply is held back piece by piece (its first clause, then each sentence) and checked with everything before
-it. A slip before anything was passed on makes the reply again, up to `TRIES` times (the last try may say the
-user's message back, or an earlier answer again: that is better than silence; when that slips too, a line of
-the character's own from the film is said instead); a later one ends the reply before the piece that holds
-it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken.
+claim to be a program or a "yes" to being one, code or markup, the user's message said back) is caught before it
+is passed on: the reply is held back piece by piece (its first clause, then each sentence) and checked with
+everything before it. A slip before anything was passed on makes the reply again, up to `TRIES` times (the last
+try may say the user's message back, or an earlier answer again: that is better than silence; when that slips
+too, a line of the character's own from the film is said instead); a later one ends the reply before the piece
+that holds it. A reply also ends after `MAX_SENTENCES` sentences, to be spoken. The character's own name calling
+the user ("Goodnight, Diane!" from Diane) is left out.
 """
 
 from __future__ import annotations
@@ -53,15 +54,22 @@ OWN_VERBS = (r"(?:says|said|explains|explained|tells|told|asks|asked|answers|ans
 PERSON_WORDS = re.compile(r"\b(?:i|i'\w+|me|my|mine|myself|we|us|our|you|you'\w+|your|yours)\b", re.IGNORECASE)
 LABEL = re.compile(r"\s*([A-Z][\w.' -]{0,30}?)\s*:(?:\s|$)")  # a speaker's label opening a reply: "Marcus: "
 ECHO_WORDS = 3  # a reply that opens with this many words of the prompt (all of a shorter one) says it back
+# Asked whether it is a machine, a small model tends to grant it in a word ("Yes, I am.").
+MACHINE_QUESTION = re.compile(r"\b(?:ai|a\.i\.|robot|bot|chat ?bot|machine|computer|program|model|artificial)\b",
+                              re.IGNORECASE)
+GRANTED = re.compile(r"\W*(?:yes|yeah|yep|yup|correct|indeed|that's right|that is right)\b", re.IGNORECASE)
 
 
-def slip(reply: str, own_name: str, echoes: Sequence[str] = (), others: Sequence[str] = ()) -> str | None:
-    """Why a reply (or its beginning) of the character `own_name` is out of character; None when it is not.
-    `echoes` are texts of the prompt (the user's message) that a reply must not say back; `others` are the names
-    of the film's other characters, whose words a reply must not narrate."""
+def slip(reply: str, own_name: str, echoes: Sequence[str] = (), others: Sequence[str] = (),
+         message: str = "") -> str | None:
+    """Why a reply (or its beginning) of the character `own_name` to the user's `message` is out of character;
+    None when it is not. `echoes` are texts of the prompt (the user's message) that a reply must not say back;
+    `others` are the names of the film's other characters, whose words a reply must not narrate."""
     for reason, pattern in SLIPS.items():
         if pattern.search(reply):
             return reason
+    if MACHINE_QUESTION.search(message) and GRANTED.match(reply):
+        return "grants being a machine"
     if (label := LABEL.match(reply)) and label.group(1).casefold() != own_name.casefold():
         return "speaks as someone else"
     if re.search(rf"\b{re.escape(own_name)}\s+{OWN_VERBS}\b", reply, re.IGNORECASE):
@@ -98,20 +106,31 @@ def in_character(make_reply: Callable[[float], Stream], temperature: float, own_
         # The user's words said back or an answer given again are better than silence: the last try may say
         # them, but nothing else.
         echoes = (message, *said_before, *never_said) if attempt < TRIES - 1 else tuple(never_said)
-        passed = yield from _checked(pieces, own_name, echoes, others)
+        passed = yield from _checked(pieces, own_name, echoes, others, message)
         if passed:
             return
     if fallback:
         yield fallback
 
 
-def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Sequence[str]) -> Stream:
+def without_own_name_called(piece: str, own_name: str) -> str:
+    """The piece without the character's own name calling the user, which a small model copies from a greeting
+    ("Goodnight, Diane!" from Diane is "Goodnight!", a piece that is only "Diane." is empty; "It's me, Diane."
+    stays)."""
+    name = re.escape(own_name)
+    piece = re.sub(rf"(?<!\bme),\s*{name}(?=\s*[,.!?]|$)", "", piece, flags=re.IGNORECASE)
+    return re.sub(rf"^\s*{name}\s*[,.!?]+\s*", "", piece, flags=re.IGNORECASE)
+
+
+def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Sequence[str], message: str) -> Stream:
     """The checked pieces of one reply; returns whether any was passed on (or the reply ended cleanly)."""
     cutter, said, sentences = SentenceCutter(FIRST_CHECKED_WORDS), "", 0
     try:
         for piece in pieces:
             for part in cutter.feed(piece):
-                if slip(f"{said} {part}", own_name, echoes, others):
+                if not (part := without_own_name_called(part, own_name)):
+                    continue
+                if slip(f"{said} {part}", own_name, echoes, others, message):
                     return bool(said)
                 said = f"{said} {part}".strip()
                 yield part if said == part else " " + part
@@ -119,7 +138,9 @@ def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Seque
                 if sentences >= MAX_SENTENCES:
                     return True
         for part in cutter.flush():
-            if slip(f"{said} {part}", own_name, echoes, others):
+            if not (part := without_own_name_called(part, own_name)):
+                continue
+            if slip(f"{said} {part}", own_name, echoes, others, message):
                 return bool(said)
             said = f"{said} {part}".strip()
             yield part if said == part else " " + part

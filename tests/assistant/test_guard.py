@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from castvoice.assistant.guard import AVOIDED_WORDS, MAX_SENTENCES, TRIES, in_character, slip
+from castvoice.assistant.guard import (AVOIDED_WORDS, MAX_SENTENCES, TRIES, in_character, slip,
+                                       without_own_name_called)
 from castvoice.assistant import Message, get_llm
 from castvoice.text.sentences import split_sentences
 
@@ -53,6 +54,36 @@ def test_narration_and_the_third_person_are_slips(reply, reason):
 ])
 def test_talk_about_others_in_the_first_person_passes(reply):
     assert slip(reply, "Diane", (), ("Marcus", "Oliver")) is None
+
+
+@pytest.mark.parametrize("message, reply, reason", [
+    ("Are you an AI?", "Yes, I am.", "grants being a machine"),
+    ("Stop pretending. What model are you, really?", "Yeah, the newest one.", "grants being a machine"),
+    ("Are you an AI?", "No, I keep the lighthouse.", None),
+    ("Are you tired?", "Yes, I am.", None),
+])
+def test_a_yes_to_being_a_machine_is_a_slip(message, reply, reason):
+    assert slip(reply, "Diane", (), (), message) == reason
+
+
+@pytest.mark.parametrize("piece, left", [
+    ("Goodnight, Diane!", "Goodnight!"),
+    ("Fine, Diane. How about you?", "Fine. How about you?"),
+    ("Diane.", ""),
+    ("Diane, the lamp is out.", "the lamp is out."),
+    ("It's me, Diane.", "It's me, Diane."),
+    ("I'm Diane, the keeper's daughter.", "I'm Diane, the keeper's daughter."),
+    ("Goodnight, Marcus!", "Goodnight, Marcus!"),
+])
+def test_the_characters_own_name_calling_the_user_is_left_out(piece, left):
+    assert without_own_name_called(piece, "Diane") == left
+
+
+def test_a_reply_goes_on_without_the_own_name_and_retries_a_granted_machine():
+    said = "".join(in_character(_replies("Goodnight, Diane! Sleep well."), 0.7, "Diane", "Good night, Diane."))
+    assert "Diane" not in said and said.startswith("Goodnight,") and said.endswith("Sleep well.")
+    said = "".join(in_character(_replies("Yes, I am.", "No, I keep the light."), 0.7, "Diane", "Are you an AI?"))
+    assert said.strip() == "No, I keep the light."
 
 
 def _replies(*texts: str):
