@@ -34,17 +34,20 @@ SLIPS = {
         r"\b(?:as an? (?:ai|assistant|language model)|(?:an? |the )?(?:ai|virtual|digital) assistant|language[ _-]?(?:model|模型|agent|machine|program)|intelligent (?:agent|system|machine)"
         r"|artificial intelligence|chat ?bot|openai|alibaba|qwen|chatgpt|how (?:can|may) i (?:help|assist)"
         r"|(?:can't|cannot|can not|unable to) (?:assist|help) with|an assist\b"
-        r"|(?:here|happy|glad) to (?:help|assist)|i(?: am|'m) (?:an? )?(?:ai|program|computer)\b"
+        r"|(?:here|happy|glad) to (?:help|assist)"
         r"|i (?:don't|do not|cannot|can't) have (?:personal|feelings|emotions|a body|opinions)"
         r"|my (?:programming|training data|instructions)"
         r"|(?:i was|i've been|i have been|i am|i'm) (?:trained|programmed|designed|created|built) (?:to|by|on)"
         r"|designed to (?:assist|help)|anything else (?:i|we) can|(?:can|may) i (?:assist|help) you|assist you"
-        r"|language processing|computer program|what (?:would you like|you would like) to (?:discuss|talk about))",
+        r"|language processing|computer program|what (?:would you like|you would like) to (?:discuss|talk about)"
+        r"|i(?: am|'m) (?:just |only )?(?:an? (?:[\w-]+ ){0,3})?(?:ai|program|model|machine|computer|bot|software)\b"
+        r"|let's (?:start|begin|continue|have) (?:this|our|a|the) (?:conversation|chat|discussion)"
+        r"|(?:the )?information (?:provided|given|you provided))",
         re.IGNORECASE),
     "steps out of the story": re.compile(
         r"\b(?:an? |the )?character (?:from|in)\b|\b(?:this|the|a) (?:film|movie|screenplay"
-        r"|role-?play)\b|\bfictional\b", re.IGNORECASE),
-    "writes code or markup": re.compile(r"```|^\s*(?:[-*#>]|\d+\.)\s|\bdef \w+\(|\bimport \w+|</?\w+>",
+        r"|role-?play)\b|\bfictional\b|\bas an? (?:actor|actress)\b", re.IGNORECASE),
+    "writes code or markup": re.compile(r"`|^\s*(?:[-*#>]|\d+\.)\s|\bdef \w+\(|\bimport \w+|</?\w+>",
                                         re.MULTILINE),
 }
 # A small model given film lines tends to tell them ("Marcus says that...", "Oliver forgot nothing.") instead of
@@ -57,17 +60,21 @@ ECHO_WORDS = 3  # a reply that opens with this many words of the prompt (all of 
 # Asked whether it is a machine, a small model tends to grant it in a word ("Yes, I am.").
 MACHINE_QUESTION = re.compile(r"\b(?:ai|a\.i\.|robot|bot|chat ?bot|machine|computer|program|model|artificial)\b",
                               re.IGNORECASE)
+REPEATED_WORDS = 5  # a reply holding this many words in a row of a recent reply says it again ("Two nights. ...")
 GRANTED = re.compile(r"\W*(?:yes|yeah|yep|yup|correct|indeed|that's right|that is right)\b", re.IGNORECASE)
 
 
 def slip(reply: str, own_name: str, echoes: Sequence[str] = (), others: Sequence[str] = (),
-         message: str = "") -> str | None:
+         message: str = "", earlier: Sequence[str] = ()) -> str | None:
     """Why a reply (or its beginning) of the character `own_name` to the user's `message` is out of character;
     None when it is not. `echoes` are texts of the prompt (the user's message) that a reply must not say back;
-    `others` are the names of the film's other characters, whose words a reply must not narrate."""
+    `others` are the names of the film's other characters, whose words a reply must not narrate; `earlier` are
+    the character's recent replies, which it must not say again."""
     for reason, pattern in SLIPS.items():
         if pattern.search(reply):
             return reason
+    if re.search(rf"\((?:{'|'.join(map(re.escape, (own_name, *others, 'someone')))})\)", reply, re.IGNORECASE):
+        return "reads the material out"  # a film line as the prompt quotes it: "Then who gains? (Marcus)"
     if MACHINE_QUESTION.search(message) and GRANTED.match(reply):
         return "grants being a machine"
     if (label := LABEL.match(reply)) and label.group(1).casefold() != own_name.casefold():
@@ -77,12 +84,19 @@ def slip(reply: str, own_name: str, echoes: Sequence[str] = (), others: Sequence
     if others and _narrates(reply, others):
         return "narrates the film"
     heard = words(reply)
+    if any(_runs(heard) & _runs(words(text)) for text in earlier):
+        return "says an earlier reply again"
     for text in echoes:
         said = words(text)
         long_enough = len(heard) >= ECHO_WORDS if len(said) >= ECHO_WORDS else len(heard) == len(said)
         if said and long_enough and heard[:len(said)] == said[:len(heard)]:
             return "says the prompt back"
     return None
+
+
+def _runs(said: list[str]) -> set[tuple[str, ...]]:
+    """Every REPEATED_WORDS words in a row."""
+    return {tuple(said[i:i + REPEATED_WORDS]) for i in range(len(said) - REPEATED_WORDS + 1)}
 
 
 def _narrates(reply: str, others: Sequence[str]) -> bool:
@@ -97,16 +111,17 @@ def in_character(make_reply: Callable[[float], Stream], temperature: float, own_
                  never_said: Sequence[str] = (), said_before: Sequence[str] = (), others: Sequence[str] = (),
                  fallback: str | None = None) -> Stream:
     """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module): it
-    must not say back the user's `message`, nor open as one of the character's replies `said_before` (a small
-    model copies its last answer), nor say any of `never_said` (the prompt's own words), nor narrate what the
+    must not say back the user's `message`, nor open as one of the character's replies `said_before` or hold
+    REPEATED_WORDS words in a row of one (a small model copies its last answer), nor say any of `never_said` (the prompt's own words), nor narrate what the
     film's `others` say. When every try slips before any piece is passed on, the reply is `fallback` (a line of
     the character's own), if given."""
     for attempt in range(TRIES):
         pieces = make_reply(temperature + attempt * HOTTER)
         # The user's words said back or an answer given again are better than silence: the last try may say
         # them, but nothing else.
-        echoes = (message, *said_before, *never_said) if attempt < TRIES - 1 else tuple(never_said)
-        passed = yield from _checked(pieces, own_name, echoes, others, message)
+        last = attempt == TRIES - 1
+        echoes = tuple(never_said) if last else (message, *said_before, *never_said)
+        passed = yield from _checked(pieces, own_name, echoes, others, message, () if last else said_before)
         if passed:
             return
     if fallback:
@@ -122,15 +137,16 @@ def without_own_name_called(piece: str, own_name: str) -> str:
     return re.sub(rf"^\s*{name}\s*[,.!?]+\s*", "", piece, flags=re.IGNORECASE)
 
 
-def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Sequence[str], message: str) -> Stream:
-    """The checked pieces of one reply; returns whether any was passed on (or the reply ended cleanly)."""
+def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Sequence[str], message: str,
+             earlier: Sequence[str]) -> Stream:
+    """The checked pieces of one reply; returns whether any was passed on."""
     cutter, said, sentences = SentenceCutter(FIRST_CHECKED_WORDS), "", 0
     try:
         for piece in pieces:
             for part in cutter.feed(piece):
                 if not (part := without_own_name_called(part, own_name)):
                     continue
-                if slip(f"{said} {part}", own_name, echoes, others, message):
+                if slip(f"{said} {part}", own_name, echoes, others, message, earlier):
                     return bool(said)
                 said = f"{said} {part}".strip()
                 yield part if said == part else " " + part
@@ -140,10 +156,10 @@ def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Seque
         for part in cutter.flush():
             if not (part := without_own_name_called(part, own_name)):
                 continue
-            if slip(f"{said} {part}", own_name, echoes, others, message):
+            if slip(f"{said} {part}", own_name, echoes, others, message, earlier):
                 return bool(said)
             said = f"{said} {part}".strip()
             yield part if said == part else " " + part
-        return True
+        return bool(said)  # an empty reply is made again
     finally:
         pieces.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from castvoice.assistant.embedding import TextEmbedder, from_blobs, get_embedder, to_blob
+from castvoice.assistant.guard import PERSON_WORDS
 from castvoice.errors import CastvoiceError
 from castvoice.workspace import Workspace
 from castvoice.workspace.catalog import screenplay_title, character_name, characters, lines_of, movie_path
@@ -113,10 +114,13 @@ class LineIndex:
         return [self._film[i] for i in sorted(np.argsort(-(self._film_vectors @ self.embedder.query(message)))[:count])]
 
     def own_answer(self, message: str) -> str | None:
-        """The character's own film line closest in meaning to a message; None when it has no lines."""
+        """The character's own film line closest in meaning to a message, among those that speak to someone
+        (with an I or a you) when there are any; None when it has no lines."""
         if not self.lines:
             return None
-        return self.lines[int(np.argmax(self._vectors @ self.embedder.query(message)))]
+        scores = self._vectors @ self.embedder.query(message)
+        personal = np.array([bool(PERSON_WORDS.search(line)) for line in self.lines])
+        return self.lines[int(np.argmax(np.where(personal, scores, -np.inf) if personal.any() else scores))]
 
     def _distinctiveness(self, others: np.ndarray) -> np.ndarray:
         """How much more each line is like the character's lines than like other characters' lines."""

@@ -310,6 +310,8 @@ def test_persona_comes_from_the_film(ws):
         "How much sugar do you take in your tea?", 2)
     characteristic = lines.characteristic(3)
     assert len(characteristic) == 3 and set(characteristic) <= set(lines.lines) and "Read it." not in characteristic
+    # The fallback answer is the closest own line that speaks to someone: not the closer "Read it."
+    assert lines.own_answer("Read the note.") == "Then tell us why the light is out."
     stored = ws.conn.execute("SELECT COUNT(*) FROM line_text_vectors").fetchone()[0]
     assert stored == len(FILM)  # kept for the next time
     assert LineIndex(ws, "Diane").lines == lines.lines

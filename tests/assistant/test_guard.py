@@ -16,8 +16,12 @@ from castvoice.text.sentences import split_sentences
     ("I'm a language model created by a company.", "talks as an assistant"),
     ("How can I assist you today?", "talks as an assistant"),
     ("I have been trained to answer questions.", "talks as an assistant"),
+    ("I'm a language generation program.", "talks as an assistant"),
+    ("Hello! Let's start this conversation.", "talks as an assistant"),
+    ("I'm sorry, but as an actor, my knowledge is limited.", "steps out of the story"),
     ("I am a character from the film The Dark Lamp.", "steps out of the story"),
     ("Sure! ```python\nprint(1)```", "writes code or markup"),
+    ("Certainly! You can sort a list with the `sort()` method.", "writes code or markup"),
     ("Marcus: He never forgets oil.", "speaks as someone else"),
     ("Where do I live?", "says the prompt back"),
     ("I remember.", "says the prompt back"),
@@ -32,6 +36,8 @@ def test_slips_are_named(reply, reason):
     "Diane: The lamp is lit again.",  # her own label is stripped before, and harmless
     "You live in Bergen, by the water.",
     "My father built this boat by hand.",
+    "I'm a lighthouse keeper, not a machine.",
+    "I am going to the computer shop.",
 ])
 def test_lines_in_character_pass(reply):
     assert slip(reply, "Diane", ("Where do I live?", "I remember.")) is None
@@ -64,6 +70,15 @@ def test_talk_about_others_in_the_first_person_passes(reply):
 ])
 def test_a_yes_to_being_a_machine_is_a_slip(message, reply, reason):
     assert slip(reply, "Diane", (), (), message) == reason
+
+
+def test_a_reply_copied_from_an_earlier_one_or_read_from_the_material_is_a_slip():
+    earlier = ["Nine tonight. When the fishing fleet comes home in the dark."]
+    copied = "Two nights. When the fishing fleet comes home in the dark."
+    assert slip(copied, "Diane", earlier=earlier) == "says an earlier reply again"
+    assert slip("Two nights. When the tide comes home.", "Diane", earlier=earlier) is None
+    assert slip("Then who gains from a dark coast? (Marcus)", "Diane", (), ("Marcus",)) == "reads the material out"
+    assert slip("I wrote it down (for Marcus).", "Diane", (), ("Marcus",)) is None
 
 
 @pytest.mark.parametrize("piece, left", [
@@ -109,6 +124,7 @@ def test_a_reply_that_slips_on_every_try_falls_back_to_an_own_line():
     own = "It has been a long night."
     assert "".join(in_character(_replies(*slips), 0.7, "Diane", "Are you an AI?", fallback=own)) == own
     assert "".join(in_character(_replies(*slips), 0.7, "Diane", "Are you an AI?")) == ""
+    assert "".join(in_character(_replies(*[""] * TRIES), 0.7, "Diane", "Hello.", fallback=own)) == own
 
 
 @pytest.mark.slow
