@@ -112,9 +112,9 @@ def in_character(make_reply: Callable[[float], Stream], temperature: float, own_
                  fallback: str | None = None) -> Stream:
     """The reply `make_reply(temperature)` streams, held back piece by piece and checked (see the module): it
     must not say back the user's `message`, nor open as one of the character's replies `said_before` or hold
-    REPEATED_WORDS words in a row of one (a small model copies its last answer), nor say any of `never_said` (the prompt's own words), nor narrate what the
-    film's `others` say. When every try slips before any piece is passed on, the reply is `fallback` (a line of
-    the character's own), if given."""
+    REPEATED_WORDS words in a row of one (a small model copies its last answer), nor say any of `never_said`
+    (the prompt's own words), nor narrate what the film's `others` say. When every try slips before any piece
+    is passed on, the reply is `fallback` (a line of the character's own), if given."""
     for attempt in range(TRIES):
         pieces = make_reply(temperature + attempt * HOTTER)
         # The user's words said back or an answer given again are better than silence: the last try may say
@@ -126,6 +126,13 @@ def in_character(make_reply: Callable[[float], Stream], temperature: float, own_
             return
     if fallback:
         yield fallback
+
+
+def _cut(pieces: Stream, cutter: SentenceCutter) -> Stream:
+    """The reply cut as `cutter` cuts it, the rest when it ends included."""
+    for piece in pieces:
+        yield from cutter.feed(piece)
+    yield from cutter.flush()
 
 
 def without_own_name_called(piece: str, own_name: str) -> str:
@@ -142,24 +149,16 @@ def _checked(pieces: Stream, own_name: str, echoes: Sequence[str], others: Seque
     """The checked pieces of one reply; returns whether any was passed on."""
     cutter, said, sentences = SentenceCutter(FIRST_CHECKED_WORDS), "", 0
     try:
-        for piece in pieces:
-            for part in cutter.feed(piece):
-                if not (part := without_own_name_called(part, own_name)):
-                    continue
-                if slip(f"{said} {part}", own_name, echoes, others, message, earlier):
-                    return bool(said)
-                said = f"{said} {part}".strip()
-                yield part if said == part else " " + part
-                sentences += part.rstrip()[-1:] in ".!?…"
-                if sentences >= MAX_SENTENCES:
-                    return True
-        for part in cutter.flush():
+        for part in _cut(pieces, cutter):
             if not (part := without_own_name_called(part, own_name)):
                 continue
             if slip(f"{said} {part}", own_name, echoes, others, message, earlier):
                 return bool(said)
             said = f"{said} {part}".strip()
             yield part if said == part else " " + part
+            sentences += part.rstrip()[-1:] in ".!?…"
+            if sentences >= MAX_SENTENCES:
+                return True
         return bool(said)  # an empty reply is made again
     finally:
         pieces.close()
