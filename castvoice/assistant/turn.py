@@ -2,9 +2,9 @@
 sentences are spoken in the character's voice.
 
 The reply's pieces come already cut to be spoken (its first few words or clause, then whole sentences: see
-castvoice.assistant.guard), and a worker thread (`ReplySpeaker`) synthesises each one as it comes into a WAV file
-and/or the speakers. If speech fails (a missing sound device, a broken
-voice), the reply goes on as text: the error is kept in `Turn.speech_error` and nothing more is spoken.
+castvoice.assistant.guard), and a worker thread (`ReplySpeaker`) synthesises each one as it comes into a WAV
+file and/or the speakers. If speech fails (a missing sound device, a broken voice), the reply goes on as text:
+the error is kept in `Turn.speech_error` and nothing more is spoken.
 """
 
 from __future__ import annotations
