@@ -105,6 +105,7 @@ class LineIndex:
         own = np.array([(line.character or "").lower() == self.name.lower() for line in every], bool)
         self.lines = [text for (_, text), mine in zip(self._film, own) if mine]
         self._vectors = self._film_vectors[own]
+        self._personal = np.array([bool(PERSON_WORDS.search(line)) for line in self.lines], bool)  # with an I or a you
         self._distinct = self._distinctiveness(self._film_vectors[~own])
 
     def scene(self, message: str, count: int) -> list[tuple[str | None, str]]:
@@ -119,8 +120,9 @@ class LineIndex:
         if not self.lines:
             return None
         scores = self._vectors @ self.embedder.query(message)
-        personal = np.array([bool(PERSON_WORDS.search(line)) for line in self.lines])
-        return self.lines[int(np.argmax(np.where(personal, scores, -np.inf) if personal.any() else scores))]
+        if self._personal.any():
+            scores = np.where(self._personal, scores, -np.inf)
+        return self.lines[int(np.argmax(scores))]
 
     def _distinctiveness(self, others: np.ndarray) -> np.ndarray:
         """How much more each line is like the character's lines than like other characters' lines."""
